@@ -1,0 +1,144 @@
+"""Domain events: one frozen, tagged Struct per event type, all in the `AnyEvent` union.
+
+On the wire (the outbox payload and each Redis Stream entry) an event is one flat JSON object:
+the envelope fields of `Event` (`type`, `id`, `version`, `occurred_at`, `aggregate_type`,
+`aggregate_id`, `venue_id`) beside the event's own fields. A consumer decodes `EventHead` first and
+skips a `type` it does not know, so a newer producer never crashes an older consumer; new fields
+always carry defaults.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+import msgspec
+
+
+class EventHead(msgspec.Struct, frozen=True):
+    """The envelope alone: enough to route, deduplicate and order an event of any type."""
+
+    type: str
+    id: UUID
+    version: int
+    occurred_at: datetime
+    aggregate_type: str
+    aggregate_id: str
+    venue_id: UUID | None = None
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    """Base of every event. Subclasses set `aggregate` (the kind of thing it concerns) and
+    `aggregate_field` (the field that holds that thing's id)."""
+
+    aggregate: ClassVar[str]
+    aggregate_field: ClassVar[str]
+
+    id: UUID
+    occurred_at: datetime
+    version: int = 1
+    venue_id: UUID | None = None
+
+    @property
+    def aggregate_id(self) -> str:
+        return str(getattr(self, self.aggregate_field))
+
+    @classmethod
+    def type_name(cls) -> str:
+        tag = cls.__struct_config__.tag
+        assert isinstance(tag, str)
+        return tag
+
+
+# -- the programme ------------------------------------------------------------------------------
+
+
+class FilmPublished(Event, frozen=True, kw_only=True, tag="film.published"):
+    aggregate = "film"
+    aggregate_field = "film_id"
+    film_id: UUID
+    slug: str
+    title: str
+
+
+class FilmUpdated(Event, frozen=True, kw_only=True, tag="film.updated"):
+    aggregate = "film"
+    aggregate_field = "film_id"
+    film_id: UUID
+    slug: str
+    title: str
+    changed: list[str] = []
+
+
+class ScreeningScheduled(Event, frozen=True, kw_only=True, tag="screening.scheduled"):
+    aggregate = "screening"
+    aggregate_field = "screening_id"
+    screening_id: UUID
+    film_id: UUID
+    auditorium_id: UUID
+    starts_at: datetime
+    status: str
+
+
+class ScreeningRescheduled(Event, frozen=True, kw_only=True, tag="screening.rescheduled"):
+    aggregate = "screening"
+    aggregate_field = "screening_id"
+    screening_id: UUID
+    previous_starts_at: datetime
+    starts_at: datetime
+    changed: list[str] = []
+
+
+class ScreeningUpdated(Event, frozen=True, kw_only=True, tag="screening.updated"):
+    aggregate = "screening"
+    aggregate_field = "screening_id"
+    screening_id: UUID
+    changed: list[str] = []
+
+
+class ScreeningCancelled(Event, frozen=True, kw_only=True, tag="screening.cancelled"):
+    aggregate = "screening"
+    aggregate_field = "screening_id"
+    screening_id: UUID
+    reason: str
+
+
+AnyEvent = (
+    FilmPublished
+    | FilmUpdated
+    | ScreeningScheduled
+    | ScreeningRescheduled
+    | ScreeningUpdated
+    | ScreeningCancelled
+)
+EVENT_TYPES: dict[str, type[Event]] = {cls.type_name(): cls for cls in AnyEvent.__args__}
+
+_head_decoder = msgspec.json.Decoder(EventHead)
+_event_decoder = msgspec.json.Decoder(AnyEvent)
+_encoder = msgspec.json.Encoder()
+
+
+def to_wire(event: Event) -> dict[str, object]:
+    """The flat wire form: the event's fields plus `aggregate_type` and `aggregate_id`."""
+    body: dict[str, object] = msgspec.to_builtins(event)
+    body["aggregate_type"] = event.aggregate
+    body["aggregate_id"] = event.aggregate_id
+    return body
+
+
+def encode_event(event: Event) -> bytes:
+    return _encoder.encode(to_wire(event))
+
+
+def decode_head(raw: bytes | str) -> EventHead:
+    return _head_decoder.decode(raw)
+
+
+def decode_event(raw: bytes | str) -> Event | None:
+    """The typed event, or None for a type this code does not know (skip it, never crash)."""
+    head = decode_head(raw)
+    if head.type not in EVENT_TYPES:
+        return None
+    event: Event = _event_decoder.decode(raw)
+    return event

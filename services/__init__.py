@@ -1,0 +1,1 @@
+"""Usher's API and everything that runs behind it."""

@@ -1,0 +1,62 @@
+"""The Litestar app: create_app() wires settings, state, auth, error mapping and every route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from schemas.common import Problem
+from services.catalog.routes import CATALOG_ROUTES
+from services.problems import EXCEPTION_HANDLERS
+from services.settings import Settings, get_settings
+from services.staff.auth import PUBLIC, jwt_auth
+from services.staff.routes import STAFF_ROUTES
+from services.state import DEPENDENCIES, lifespan
+
+
+@get("/healthz", opt=PUBLIC, tags=["health"], summary="Liveness and readiness")
+async def healthz(state: State) -> dict[str, str]:
+    async with state.pool.acquire() as conn:
+        await conn.fetchval("SELECT 1")
+    await state.redis.ping()
+    return {"status": "ok"}
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the API. Tests pass their own settings; servers read them from the environment."""
+    settings = settings or get_settings()
+    auth = jwt_auth(settings)
+    route_handlers: list[Any] = [healthz, *CATALOG_ROUTES, *STAFF_ROUTES]
+    return Litestar(
+        route_handlers=route_handlers,
+        lifespan=[lifespan],
+        state=State({"settings": settings, "jwt": auth}),
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        on_app_init=[auth.on_app_init],
+        cors_config=CORSConfig(allow_origins=["*"], allow_headers=["*"], expose_headers=["ETag"]),
+        openapi_config=OpenAPIConfig(
+            title="Usher",
+            version="0.1.0",
+            description=(
+                "The box office of an independent cinema: the programme, seat holds and "
+                "bookings, access devices and the staff feed. Every error is "
+                "application/problem+json (RFC 9457)."
+            ),
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                },
+            ),
+        ),
+        signature_types=[Problem],
+        debug=False,
+    )

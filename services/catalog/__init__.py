@@ -1,0 +1,1 @@
+"""The programme: films, series, venues, auditoriums and their seat maps, screenings."""

@@ -1,0 +1,139 @@
+"""The `usher` command: dev | serve | worker | relay | migrate | demo-data | create-staff."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Callable
+from datetime import date
+
+from services.settings import get_settings
+
+Command = Callable[[argparse.Namespace], int]
+
+
+async def _migrate() -> list[str]:
+    from services.db import connect
+    from services.db.migrate import apply_migrations
+
+    conn = await connect(get_settings().database.url)
+    try:
+        return await apply_migrations(conn)
+    finally:
+        await conn.close()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    applied = asyncio.run(_migrate())
+    print("applied: " + ", ".join(applied) if applied else "the database is up to date")
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from services.db import connect
+    from services.demo import DEMO_MANAGER, DEMO_STAFF, load_demo_data
+
+    async def run() -> bool:
+        conn = await connect(get_settings().database.url)
+        try:
+            return await load_demo_data(conn, date.today())
+        finally:
+            await conn.close()
+
+    loaded = asyncio.run(run())
+    print("demo data loaded" if loaded else "demo data already present")
+    print(f"demo manager: {DEMO_MANAGER[0]} / {DEMO_MANAGER[1]}")
+    print(f"demo staff:   {DEMO_STAFF[0]} / {DEMO_STAFF[1]}")
+    return 0
+
+
+def cmd_create_staff(args: argparse.Namespace) -> int:
+    from services.db import connect
+    from services.errors import Conflict
+    from services.staff import store
+    from services.staff.passwords import hash_password
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+    if len(password) < 10:
+        print("usher: the password needs at least 10 characters", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        conn = await connect(get_settings().database.url)
+        try:
+            await store.create_staff(
+                conn,
+                email=args.email,
+                name=args.name or args.email,
+                role=args.role,
+                password_hash=hash_password(password),
+            )
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run())
+    except Conflict as exc:
+        print(f"usher: {exc.detail}", file=sys.stderr)
+        return 1
+    print(f"created {args.role} {args.email}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "services.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="usher", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--access-log", action="store_true")
+    serve.set_defaults(run=cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
+    sub.add_parser("demo-data", help="load the demo programme and staff").set_defaults(
+        run=cmd_demo_data
+    )
+
+    staff = sub.add_parser("create-staff", help="add a staff account")
+    staff.add_argument("email")
+    staff.add_argument("--name")
+    staff.add_argument("--role", choices=["staff", "manager"], default="staff")
+    staff.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    staff.set_defaults(run=cmd_create_staff)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)
+    run: Command = args.run
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""One typed settings object, read from the environment once.
+
+Every variable is listed in README.md's configuration table; tests set the environment before
+they call `get_settings()` and clear the cache with `get_settings.cache_clear()`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import msgspec
+
+
+class DatabaseSettings(msgspec.Struct, frozen=True):
+    url: str
+    pool_min: int = 2
+    pool_max: int = 20
+
+
+class RedisSettings(msgspec.Struct, frozen=True):
+    url: str
+    prefix: str = "usher:"
+
+
+class AuthSettings(msgspec.Struct, frozen=True):
+    secret: str
+    token_minutes: int = 12 * 60
+
+
+class BoxOfficeSettings(msgspec.Struct, frozen=True):
+    hold_minutes: int = 10
+    max_seats_per_hold: int = 10
+    max_live_holds_per_client: int = 5
+    max_extensions: int = 2
+    max_hold_minutes: int = 30
+
+
+class MailSettings(msgspec.Struct, frozen=True):
+    host: str = "127.0.0.1"
+    port: int = 1025
+    username: str = ""
+    password: str = ""
+    security: str = "none"  # none | starttls | tls
+    sender: str = "Usher Box Office <box-office@usher.invalid>"
+
+
+class Settings(msgspec.Struct, frozen=True):
+    database: DatabaseSettings
+    redis: RedisSettings
+    auth: AuthSettings
+    box_office: BoxOfficeSettings
+    mail: MailSettings
+    public_url: str = "http://127.0.0.1:8000"
+    data_dir: str = ".usher"
+    debug: bool = False
+
+
+DEV_SECRET = "usher-dev-secret-change-me-in-production"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"USHER_{name}", default)
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(f"USHER_{name}")
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"USHER_{name} must be a whole number, got {raw!r}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the settings from the USHER_* environment variables (cached)."""
+    return Settings(
+        database=DatabaseSettings(
+            url=_env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/usher"),
+            pool_min=_int("DB_POOL_MIN", 2),
+            pool_max=_int("DB_POOL_MAX", 20),
+        ),
+        redis=RedisSettings(
+            url=_env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            prefix=_env("REDIS_PREFIX", "usher:"),
+        ),
+        auth=AuthSettings(
+            secret=_env("SECRET_KEY", DEV_SECRET),
+            token_minutes=_int("TOKEN_MINUTES", 12 * 60),
+        ),
+        box_office=BoxOfficeSettings(
+            hold_minutes=_int("HOLD_MINUTES", 10),
+            max_seats_per_hold=_int("MAX_SEATS_PER_HOLD", 10),
+            max_live_holds_per_client=_int("MAX_LIVE_HOLDS_PER_CLIENT", 5),
+            max_extensions=_int("MAX_HOLD_EXTENSIONS", 2),
+            max_hold_minutes=_int("MAX_HOLD_MINUTES", 30),
+        ),
+        mail=MailSettings(
+            host=_env("SMTP_HOST", "127.0.0.1"),
+            port=_int("SMTP_PORT", 1025),
+            username=_env("SMTP_USERNAME", ""),
+            password=_env("SMTP_PASSWORD", ""),
+            security=_env("SMTP_SECURITY", "none"),
+            sender=_env("MAIL_FROM", "Usher Box Office <box-office@usher.invalid>"),
+        ),
+        public_url=_env("PUBLIC_URL", "http://127.0.0.1:8000"),
+        data_dir=_env("DATA_DIR", ".usher"),
+        debug=_env("DEBUG", "") in {"1", "true", "yes"},
+    )

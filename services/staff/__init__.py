@@ -1,0 +1,1 @@
+"""Staff: accounts, authentication and roles, the live feed and the /staff page."""

@@ -1,0 +1,70 @@
+"""Staff authentication: JWT bearer tokens (HS256) signed with USHER_SECRET_KEY, and role guards.
+
+Every route needs a staff token unless its handler sets `opt={"exclude_from_auth": True}`
+(see `PUBLIC`): public reads and patron actions, which carry their own secrets, do.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeAlias
+from uuid import UUID
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.security.jwt import JWTAuth, Token
+
+from schemas.staff import Role, StaffMember
+from services.errors import NotAllowed
+from services.settings import Settings
+
+PUBLIC: dict[str, Any] = {"exclude_from_auth": True}
+StaffRequest: TypeAlias = Request[StaffMember, Any, Any]
+_RANK: dict[str, int] = {"staff": 1, "manager": 2}
+
+
+async def _staff_from_token(
+    token: Token, connection: ASGIConnection[Any, Any, Any, Any]
+) -> StaffMember | None:
+    extras = token.extras
+    try:
+        return StaffMember(
+            id=UUID(token.sub), email=extras["email"], name=extras["name"], role=extras["role"]
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+def jwt_auth(settings: Settings) -> JWTAuth[StaffMember, Token]:
+    return JWTAuth[StaffMember, Token](
+        retrieve_user_handler=_staff_from_token,
+        token_secret=settings.auth.secret,
+        default_token_expiration=timedelta(minutes=settings.auth.token_minutes),
+        exclude=["/schema", "/healthz"],
+    )
+
+
+def issue_token(auth: JWTAuth[StaffMember, Token], member: StaffMember) -> tuple[str, datetime]:
+    lifetime = auth.default_token_expiration
+    token = auth.create_token(
+        identifier=str(member.id),
+        token_expiration=lifetime,
+        token_extras={"email": member.email, "name": member.name, "role": member.role},
+    )
+    return token, datetime.now(UTC) + lifetime
+
+
+def require_role(role: Role) -> Any:
+    """A guard: the request's staff member must hold `role` or a higher one (else 403)."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        user = connection.scope.get("user")
+        if not isinstance(user, StaffMember) or _RANK[user.role] < _RANK[role]:
+            raise NotAllowed(f"this action needs the {role} role")
+
+    return guard
+
+
+staff_only = require_role("staff")
+manager_only = require_role("manager")

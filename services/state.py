@@ -1,0 +1,62 @@
+"""What the API holds open for its lifetime: the asyncpg pool and the Redis client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypeAlias, cast
+
+import asyncpg
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from redis.asyncio import Redis
+
+from services.db import create_pool
+from services.settings import Settings
+
+
+@asynccontextmanager
+async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    """Open the pool and the Redis client on app.state (on the serving loop) and close them."""
+    settings: Settings = app.state.settings
+    app.state.pool = await create_pool(
+        settings.database.url,
+        min_size=settings.database.pool_min,
+        max_size=settings.database.pool_max,
+    )
+    app.state.redis = Redis.from_url(settings.redis.url)
+    try:
+        yield
+    finally:
+        await app.state.redis.aclose()
+        await app.state.pool.close()
+
+
+async def provide_conn(state: State) -> AsyncIterator[asyncpg.Connection]:
+    """Each request gets its own pooled connection, returned when the response is sent."""
+    pool: asyncpg.Pool = state.pool
+    async with pool.acquire() as conn:
+        yield cast(asyncpg.Connection, conn)  # the proxy forwards every call
+
+
+def provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
+
+
+def provide_redis(state: State) -> Redis:
+    redis: Redis = state.redis
+    return redis
+
+
+DEPENDENCIES: dict[str, Provide] = {
+    "conn": Provide(provide_conn),
+    "settings": Provide(provide_settings, sync_to_thread=False),
+    "redis": Provide(provide_redis, sync_to_thread=False),
+}
+
+# Handler parameters that receive a dependency say so explicitly (Litestar 3 drops inference).
+Db: TypeAlias = NamedDependency[asyncpg.Connection]
+AppSettings: TypeAlias = NamedDependency[Settings]
+RedisClient: TypeAlias = NamedDependency[Redis]

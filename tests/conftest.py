@@ -1,0 +1,154 @@
+"""Fixtures that reach real servers: one database and one Redis key prefix per test run, migrated
+once by the real migration runner, emptied between tests that ask for `db`, removed at the end."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
+
+from tests.servers import find_servers
+
+RUN_ID = secrets.token_hex(4)
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def servers() -> tuple[str, str]:
+    return find_servers()
+
+
+@pytest.fixture(scope="session")
+async def database_url(servers: tuple[str, str]) -> AsyncIterator[str]:
+    admin_url, _ = servers
+    name = f"usher_test_{RUN_ID}"
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(admin_url, name)
+    try:
+        from services.db import connect
+        from services.db.migrate import apply_migrations
+
+        conn = await connect(url)
+        await apply_migrations(conn)
+        await conn.close()
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def redis_prefix(servers: tuple[str, str]) -> AsyncIterator[str]:
+    prefix = f"usher-test-{RUN_ID}:"
+    yield prefix
+    redis = Redis.from_url(servers[1])
+    async for key in redis.scan_iter(match=f"*{prefix}*", count=1000):
+        await redis.delete(key)
+    await redis.aclose()
+
+
+@pytest.fixture(scope="session")
+def environment(
+    database_url: str, redis_prefix: str, servers: tuple[str, str]
+) -> Iterator[dict[str, str]]:
+    """USHER_* variables for this run, set before any settings are read (and for subprocesses)."""
+    env = {
+        "USHER_DATABASE_URL": database_url,
+        "USHER_REDIS_URL": servers[1],
+        "USHER_REDIS_PREFIX": redis_prefix,
+        "USHER_SECRET_KEY": f"test-secret-{RUN_ID}-0123456789abcdef",
+        "USHER_DB_POOL_MIN": "1",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    from services.settings import get_settings
+
+    get_settings.cache_clear()
+    yield env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+async def pool(environment: dict[str, str]) -> AsyncIterator[asyncpg.Pool]:
+    from services.db import create_pool
+
+    pool = await create_pool(environment["USHER_DATABASE_URL"], min_size=1, max_size=10)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def db(pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The run's database, emptied of everything but the applied migrations."""
+    async with pool.acquire() as conn:
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename <> 'schema_migration'"
+        )
+        names = ", ".join(f'"{row["tablename"]}"' for row in tables)
+        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    return pool
+
+
+@pytest.fixture(scope="session")
+def app(environment: dict[str, str]) -> Litestar:
+    from services.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture(scope="session")
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as client:
+        yield client
+
+
+@pytest.fixture
+async def demo(db: asyncpg.Pool) -> asyncpg.Pool:
+    """The demo programme and staff accounts, loaded as `usher demo-data` does."""
+    from services.demo import load_demo_data
+
+    async with db.acquire() as conn:
+        await load_demo_data(conn, date.today())
+    return db
+
+
+async def _token(client: AsyncTestClient[Litestar], email: str, password: str) -> dict[str, str]:
+    response = await client.post("/v1/staff/sessions", json={"email": email, "password": password})
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+@pytest.fixture
+async def manager(demo: Any, client: AsyncTestClient[Litestar]) -> dict[str, str]:
+    """Headers carrying the demo manager's bearer token."""
+    from services.demo import DEMO_MANAGER
+
+    return await _token(client, *DEMO_MANAGER)
+
+
+@pytest.fixture
+async def staff(demo: Any, client: AsyncTestClient[Litestar]) -> dict[str, str]:
+    """Headers carrying the demo staff member's (lower role) bearer token."""
+    from services.demo import DEMO_STAFF
+
+    return await _token(client, *DEMO_STAFF)
