@@ -5,6 +5,7 @@ Tuesday, dated from the day the data is loaded so that they can be booked."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -89,6 +90,12 @@ HERE_QUOTES = [
         outlet="Screen Daily",
     ),
 ]
+
+
+@cache
+def _demo_password_hash(password: str) -> str:
+    """Hashed once per process: argon2 is slow on purpose, and the demo passwords are fixed."""
+    return hash_password(password)
 
 
 def _row_letter(index: int) -> str:
@@ -252,6 +259,6 @@ async def load_demo_data(conn: asyncpg.Connection, today: date) -> bool:
         )
         for (email, password), role, name in accounts:
             await staff_store.create_staff(
-                conn, email=email, name=name, role=role, password_hash=hash_password(password)
+                conn, email=email, name=name, role=role, password_hash=_demo_password_hash(password)
             )
     return True

@@ -8,6 +8,7 @@ anything unexpected is logged and answered as a 500 problem without internals.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import Request, Response
@@ -39,31 +40,49 @@ def _usher_error(request: Request[Any, Any, Any], exc: UsherError) -> Response[d
     return problem(exc.status, exc.slug, exc.title, exc.detail, request, **exc.extra)
 
 
+_MISSING = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]+)`")
+
+
+def _public_name(request: Request[Any, Any, Any], key: str) -> str:
+    """The name a client used for a parameter (`from`), not the Python one (`from_date`)."""
+    try:
+        parameter = request.route_handler.parsed_fn_signature.parameters[key]
+        alias = getattr(parameter.kwarg_definition, "name", None)
+    except (AttributeError, KeyError):
+        return key
+    return str(alias) if alias else key
+
+
+def _field_error(request: Request[Any, Any, Any], item: dict[str, Any]) -> dict[str, str]:
+    message = str(item.get("message", "invalid value"))
+    source = item.get("source", "body")
+    source = str(getattr(source, "value", source))
+    field = str(item.get("key", ""))
+    if field == "data":  # the body as a whole: the path is in msgspec's message
+        field = ""
+    if " - at `$" in message:
+        message, _, path = message.partition(" - at `$")
+        field = (field + path.rstrip("`")).lstrip(".")
+    if missing := _MISSING.match(message):
+        field = f"{field}.{missing.group(1)}".lstrip(".")
+    if source != "body":
+        field = _public_name(request, field)
+    error = {"field": field or source, "reason": message, "source": source}
+    if source == "body":
+        error["pointer"] = _pointer(field) if field else "#"
+    return error
+
+
 def _validation_error(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[dict[str, Any]]:
-    errors: list[dict[str, str]] = []
-    for item in exc.extra if isinstance(exc.extra, list) else []:
-        if not isinstance(item, dict):
-            continue
-        message = str(item.get("message", "invalid value"))
-        field = str(item.get("key", ""))
-        if " - at `$" in message:  # msgspec names the nested path inside the message
-            message, _, path = message.partition(" - at `$")
-            field = (field + path.rstrip("`")).lstrip(".")
-        errors.append(
-            {
-                "field": field or "body",
-                "pointer": _pointer(field) if field else "#",
-                "reason": message,
-                "source": str(item.get("source", "body")),
-            }
-        )
+    items = exc.extra if isinstance(exc.extra, list) else []
+    errors = [_field_error(request, item) for item in items if isinstance(item, dict)]
     if not errors:
-        detail = str(exc.detail)
-        if "Malformed" in detail or "JSON" in detail:
-            errors.append({"field": "body", "pointer": "#", "reason": detail, "source": "body"})
-    fields = ", ".join(e["field"] for e in errors) or "the request"
+        errors.append(
+            {"field": "body", "pointer": "#", "reason": str(exc.detail), "source": "body"}
+        )
+    fields = ", ".join(e["field"] for e in errors)
     return problem(
         400,
         "validation-error",
@@ -79,6 +98,15 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     title = {401: "Authentication required", 403: "Not allowed", 404: "Not found"}
     status = exc.status_code
     headers = dict(exc.headers or {})
+    if status == 400 and "malformed" in str(exc.detail).lower():
+        return problem(
+            400,
+            "malformed-body",
+            "The request body is not valid JSON",
+            str(exc.detail),
+            request,
+            errors=[{"field": "body", "pointer": "#", "reason": str(exc.detail), "source": "body"}],
+        )
     response = problem(
         status,
         slug.get(status, "http-error"),

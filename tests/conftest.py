@@ -7,7 +7,6 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -132,23 +131,30 @@ async def demo(db: asyncpg.Pool) -> asyncpg.Pool:
     return db
 
 
-async def _token(client: AsyncTestClient[Litestar], email: str, password: str) -> dict[str, str]:
-    response = await client.post("/v1/staff/sessions", json={"email": email, "password": password})
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['token']}"}
+async def _token(app: Litestar, pool: asyncpg.Pool, email: str) -> dict[str, str]:
+    """A bearer token as POST /v1/staff/sessions issues it, minus the (slow) argon2 check,
+    which tests/integration/test_catalog_writes.py exercises on its own."""
+    from services.staff import store
+    from services.staff.auth import issue_token
+
+    async with pool.acquire() as conn:
+        found = await store.find_for_login(conn, email)
+    assert found is not None
+    token, _ = issue_token(app.state.jwt, found[0])
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
-async def manager(demo: Any, client: AsyncTestClient[Litestar]) -> dict[str, str]:
+async def manager(demo: asyncpg.Pool, app: Litestar) -> dict[str, str]:
     """Headers carrying the demo manager's bearer token."""
     from services.demo import DEMO_MANAGER
 
-    return await _token(client, *DEMO_MANAGER)
+    return await _token(app, demo, DEMO_MANAGER[0])
 
 
 @pytest.fixture
-async def staff(demo: Any, client: AsyncTestClient[Litestar]) -> dict[str, str]:
+async def staff(demo: asyncpg.Pool, app: Litestar) -> dict[str, str]:
     """Headers carrying the demo staff member's (lower role) bearer token."""
     from services.demo import DEMO_STAFF
 
-    return await _token(client, *DEMO_STAFF)
+    return await _token(app, demo, DEMO_STAFF[0])
