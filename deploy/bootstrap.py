@@ -55,7 +55,8 @@ def ensure_environment(with_dev: bool) -> None:
             uv = Path(found)
         else:
             _run(python, "-m", "pip", "install", "--quiet", f"uv{UV_SPEC}")
-    env = {**os.environ, "VIRTUAL_ENV": str(VENV)}
+    # UV_NATIVE_TLS: trust the system's certificate store, as pip does (proxies, private CAs).
+    env = {"UV_NATIVE_TLS": "1", **os.environ, "VIRTUAL_ENV": str(VENV)}
     env.pop("UV_SYSTEM_PYTHON", None)
     print(f"usher: installing {requirements.relative_to(ROOT)}", file=sys.stderr)
     _run(uv, "pip", "sync", "--quiet", "--require-hashes", requirements, env=env)

@@ -9,17 +9,22 @@ from uuid import UUID
 import msgspec
 
 from schemas.common import (
+    NO_NUL,
     CountryCode,
     CurrencyCode,
     LanguageCode,
     LongText,
     MinorUnits,
+    Ref,
+    ShortText,
     Slug,
     Text,
     Url,
 )
 
-Rating = Annotated[str, msgspec.Meta(min_length=1, max_length=16, examples=["NR", "PG-13"])]
+Rating = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=16, pattern=NO_NUL, examples=["NR", "PG-13"])
+]
 SeatKind = Literal["standard", "wheelchair", "companion", "aisle", "restricted_view"]
 Feature = Literal[
     "assistive_listening",
@@ -41,7 +46,7 @@ class PressQuote(msgspec.Struct, frozen=True, omit_defaults=True):
     text: LongText
     critic: Text
     outlet: Text
-    accolade: str | None = None
+    accolade: Text | None = None
 
 
 class SeriesRef(msgspec.Struct, frozen=True):
@@ -78,7 +83,7 @@ class Film(msgspec.Struct, frozen=True):
 
 
 class RelatedFilmIn(msgspec.Struct, frozen=True):
-    film: Annotated[str, msgspec.Meta(description="The related film's id or slug.")]
+    film: Ref
     kind: RelationKind = "related"
 
 
@@ -142,11 +147,11 @@ class SeriesIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Address(msgspec.Struct, frozen=True):
-    street: str = ""
-    locality: str = ""
-    region: str = ""
-    postal_code: str = ""
-    country: str = ""
+    street: ShortText = ""
+    locality: ShortText = ""
+    region: ShortText = ""
+    postal_code: ShortText = ""
+    country: ShortText = ""
 
 
 class AuditoriumSummary(msgspec.Struct, frozen=True):
@@ -171,7 +176,9 @@ class Venue(msgspec.Struct, frozen=True):
 class VenueIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     slug: Slug
     name: Text
-    time_zone: Annotated[str, msgspec.Meta(examples=["America/New_York"])]
+    time_zone: Annotated[
+        str, msgspec.Meta(pattern=r"^[A-Za-z0-9_+\-/]{1,64}$", examples=["America/New_York"])
+    ]
     address: Address = Address()
     website: Url | None = None
     hold_minutes: Annotated[int, msgspec.Meta(ge=1, le=120)] = 10
@@ -189,8 +196,8 @@ class Seat(msgspec.Struct, frozen=True):
 
 
 class SeatIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    label: Annotated[str, msgspec.Meta(min_length=1, max_length=12)]
-    row_label: Annotated[str, msgspec.Meta(min_length=1, max_length=8)]
+    label: Annotated[str, msgspec.Meta(min_length=1, max_length=12, pattern=r"^[^\x00\s]+$")]
+    row_label: Annotated[str, msgspec.Meta(min_length=1, max_length=8, pattern=r"^[^\x00\s]+$")]
     row_number: Annotated[int, msgspec.Meta(ge=1, le=500)]
     position: Annotated[int, msgspec.Meta(ge=1, le=500)]
     x: float
@@ -266,12 +273,12 @@ class Screening(msgspec.Struct, frozen=True):
 
 
 class ScreeningIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    film: Annotated[str, msgspec.Meta(description="The film's id or slug.")]
+    film: Ref
     auditorium_id: UUID
     starts_at: Annotated[datetime, msgspec.Meta(tz=True)]
     prices: Annotated[list[Price], msgspec.Meta(min_length=1, max_length=20)]
     trailer_minutes: Minutes = 0
-    format: Annotated[str, msgspec.Meta(min_length=1, max_length=20)] = "DCP"
+    format: Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=NO_NUL)] = "DCP"
     audio_languages: list[LanguageCode] = []
     subtitles: Subtitles | None = None
     features: list[Feature] = []
@@ -286,9 +293,10 @@ class ScreeningPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     starts_at: Annotated[datetime, msgspec.Meta(tz=True)] | msgspec.UnsetType = msgspec.UNSET
     trailer_minutes: Minutes | msgspec.UnsetType = msgspec.UNSET
-    format: Annotated[str, msgspec.Meta(min_length=1, max_length=20)] | msgspec.UnsetType = (
-        msgspec.UNSET
-    )
+    format: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=NO_NUL)]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
     audio_languages: list[LanguageCode] | msgspec.UnsetType = msgspec.UNSET
     subtitles: Subtitles | msgspec.UnsetType | None = msgspec.UNSET
     features: list[Feature] | msgspec.UnsetType = msgspec.UNSET
@@ -299,4 +307,4 @@ class ScreeningPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class CancelScreeningIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=NO_NUL)]

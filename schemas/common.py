@@ -8,11 +8,16 @@ import msgspec
 
 T = TypeVar("T")
 
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it at the door, naming the field
+REF_PATTERN = r"^[A-Za-z0-9-]{1,80}$"  # an id or a slug in a path or query
+
 Slug = Annotated[
     str, msgspec.Meta(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=80)
 ]
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
-LongText = Annotated[str, msgspec.Meta(max_length=20_000)]
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=NO_NUL)]
+ShortText = Annotated[str, msgspec.Meta(max_length=200, pattern=NO_NUL)]
+LongText = Annotated[str, msgspec.Meta(max_length=20_000, pattern=NO_NUL)]
+Ref = Annotated[str, msgspec.Meta(pattern=REF_PATTERN, description="An id or a slug.")]
 LanguageCode = Annotated[
     str,
     msgspec.Meta(

@@ -10,7 +10,10 @@ import msgspec
 
 Role = Literal["staff", "manager"]
 Email = Annotated[
-    str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254, examples=["staff@example.org"])
+    str,
+    msgspec.Meta(
+        pattern=r"^[^@\s\x00]+@[^@\s\x00]+$", max_length=254, examples=["staff@example.org"]
+    ),
 ]
 
 
@@ -36,6 +39,6 @@ class Session(msgspec.Struct, frozen=True):
 
 class StaffMemberIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     email: Email
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
     password: Annotated[str, msgspec.Meta(min_length=10, max_length=1024)]
     role: Role = "staff"

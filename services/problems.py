@@ -11,6 +11,7 @@ import logging
 import re
 from typing import Any
 
+import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -118,6 +119,19 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return response
 
 
+def _bad_data(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[dict[str, Any]]:
+    """PostgreSQL refused a value the schemas let through (a data exception, SQLSTATE 22xxx):
+    the client's input, not our bug, so a 400 rather than a 500."""
+    log.warning("data error on %s %s: %s", request.method, request.url.path, exc)
+    return problem(
+        400,
+        "invalid-data",
+        "A value cannot be stored",
+        f"a value in the request cannot be stored: {exc.args[0] if exc.args else exc}",
+        request,
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
@@ -133,5 +147,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     UsherError: _usher_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
+    asyncpg.DataError: _bad_data,
     Exception: _unexpected,
 }

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Response, get, patch, post
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from schemas.catalog import (
     Auditorium,
@@ -26,7 +26,7 @@ from schemas.catalog import (
     Venue,
     VenueIn,
 )
-from schemas.common import Page
+from schemas.common import REF_PATTERN, Page
 from services.catalog import service, store
 from services.errors import InvalidInput
 from services.openapi import problems
@@ -39,7 +39,13 @@ WRITE: dict[str, Any] = {
     "tags": ["programme (staff)"],
 }
 READ: dict[str, Any] = {"opt": PUBLIC, "tags": ["programme"]}
-Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page")]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(pattern=r"^[A-Za-z0-9_-]{1,400}$", description="`next_cursor` of the last page"),
+]
+PathRef = Annotated[str, PathParameter(pattern=REF_PATTERN, description="An id or a slug")]
+QueryRef = Annotated[str | None, QueryParameter(pattern=REF_PATTERN, description="An id or a slug")]
+Language = Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z0-9-]{1,35}$")]
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Items per page")]
 IfMatch = Annotated[
     str | None, HeaderParameter(name="If-Match", description="The ETag you read; 412 if it changed")
@@ -75,7 +81,7 @@ async def list_films(
 
 
 @get("/v1/films/{ref:str}", summary="A film, by id or slug", responses=problems(404), **READ)
-async def get_film(conn: Db, ref: FromPath[str]) -> Response[Film]:
+async def get_film(conn: Db, ref: PathRef) -> Response[Film]:
     film = await store.get_film(conn, ref)
     return _tagged(film, film.version)
 
@@ -86,7 +92,7 @@ async def list_series(conn: Db) -> list[Series]:
 
 
 @get("/v1/series/{slug:str}", summary="A series and its films", responses=problems(404), **READ)
-async def get_series(conn: Db, slug: FromPath[str]) -> Series:
+async def get_series(conn: Db, slug: PathRef) -> Series:
     return await store.get_series(conn, slug)
 
 
@@ -96,7 +102,7 @@ async def list_venues(conn: Db) -> list[Venue]:
 
 
 @get("/v1/venues/{ref:str}", summary="A venue, by id or slug", responses=problems(404), **READ)
-async def get_venue(conn: Db, ref: FromPath[str]) -> Venue:
+async def get_venue(conn: Db, ref: PathRef) -> Venue:
     return await store.get_venue(conn, ref)
 
 
@@ -106,7 +112,7 @@ async def get_venue(conn: Db, ref: FromPath[str]) -> Venue:
     responses=problems(404),
     **READ,
 )
-async def get_auditorium(conn: Db, auditorium_id: FromPath[UUID]) -> Auditorium:
+async def get_auditorium(conn: Db, auditorium_id: Annotated[UUID, PathParameter()]) -> Auditorium:
     return await store.get_auditorium(conn, auditorium_id)
 
 
@@ -124,14 +130,14 @@ async def list_screenings(
     conn: Db,
     from_date: Annotated[date | None, QueryParameter(name="from")] = None,
     to_date: Annotated[date | None, QueryParameter(name="to")] = None,
-    film: Annotated[str | None, QueryParameter(description="Film id or slug")] = None,
-    series: Annotated[str | None, QueryParameter(description="Series slug")] = None,
-    venue: Annotated[str | None, QueryParameter(description="Venue id or slug")] = None,
+    film: QueryRef = None,
+    series: QueryRef = None,
+    venue: QueryRef = None,
     feature: Annotated[
         list[Feature] | None, QueryParameter(description="Accessibility feature")
     ] = None,
-    audio_language: Annotated[str | None, QueryParameter()] = None,
-    subtitle_language: Annotated[str | None, QueryParameter()] = None,
+    audio_language: Language = None,
+    subtitle_language: Language = None,
     status: Annotated[ScreeningStatus | None, QueryParameter()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
@@ -159,7 +165,9 @@ async def list_screenings(
     responses=problems(404),
     **READ,
 )
-async def get_screening(conn: Db, screening_id: FromPath[UUID]) -> Response[Screening]:
+async def get_screening(
+    conn: Db, screening_id: Annotated[UUID, PathParameter()]
+) -> Response[Screening]:
     screening = await store.get_screening(conn, screening_id)
     return _tagged(screening, screening.version)
 
@@ -199,7 +207,7 @@ async def publish_film(conn: Db, data: JSONBody[FilmIn], request: StaffRequest) 
 )
 async def amend_film(
     conn: Db,
-    ref: FromPath[str],
+    ref: PathRef,
     data: JSONBody[FilmPatch],
     request: StaffRequest,
     if_match: IfMatch = None,
@@ -229,7 +237,7 @@ async def schedule_screening(
 )
 async def amend_screening(
     conn: Db,
-    screening_id: FromPath[UUID],
+    screening_id: Annotated[UUID, PathParameter()],
     data: JSONBody[ScreeningPatch],
     request: StaffRequest,
     if_match: IfMatch = None,
@@ -249,7 +257,7 @@ async def amend_screening(
 )
 async def cancel_screening(
     conn: Db,
-    screening_id: FromPath[UUID],
+    screening_id: Annotated[UUID, PathParameter()],
     data: JSONBody[CancelScreeningIn],
     request: StaffRequest,
 ) -> Screening:
