@@ -1,4 +1,4 @@
-"""Fixtures and helpers for the box-office tests: demo screenings and a client that holds."""
+"""Helpers of the box-office tests: hold, confirm, read events and seat maps, backdate holds."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -24,18 +23,6 @@ async def screening_in(pool: asyncpg.Pool, auditorium: str) -> UUID:
             auditorium,
         )
     return screening_id
-
-
-@pytest.fixture
-async def big(demo: asyncpg.Pool) -> UUID:
-    """A GHOST TROPIC screening in Cinema 1: 300 seats, row M with wheelchair spaces."""
-    return await screening_in(demo, "cinema-1")
-
-
-@pytest.fixture
-async def small(demo: asyncpg.Pool) -> UUID:
-    """A HERE screening in Cinema 2: 92 seats."""
-    return await screening_in(demo, "cinema-2")
 
 
 async def hold(
@@ -63,3 +50,29 @@ async def events(pool: asyncpg.Pool, event_type: str) -> list[dict[str, Any]]:
             "SELECT payload FROM outbox WHERE event_type = $1 ORDER BY position", event_type
         )
     return [row["payload"] for row in rows]
+
+
+async def backdate(pool: asyncpg.Pool, hold_id: str | UUID, seconds: float = 1.0) -> None:
+    """Make a hold's expiry time pass (as if `seconds` ago), without any worker running."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            """
+            UPDATE hold SET created_at = created_at - interval '1 hour',
+                            expires_at = now() - make_interval(secs => $2)
+            WHERE id = $1
+            """,
+            UUID(str(hold_id)),
+            seconds,
+        )
+        await conn.execute(
+            "UPDATE seat_claim SET expires_at = now() - make_interval(secs => $2)"
+            " WHERE hold_id = $1 AND kind = 'hold'",
+            UUID(str(hold_id)),
+            seconds,
+        )
+
+
+async def seat_statuses(client: Client, screening_id: UUID) -> dict[str, str]:
+    response = await client.get(f"/v1/screenings/{screening_id}/seats")
+    assert response.status_code == 200, response.text
+    return {seat["label"]: seat["status"] for seat in response.json()["seats"]}
