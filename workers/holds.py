@@ -16,7 +16,7 @@ event.expires_at)`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
@@ -51,7 +51,7 @@ async def expire_hold_job(ctx: dict[str, Any], hold_id: str) -> str:
     pool: asyncpg.Pool = ctx["pool"]
     now = datetime.now(UTC)
     async with pool.acquire() as conn:
-        live_until = await expire_hold(conn, UUID(hold_id), now)
+        live_until = await expire_hold(cast(asyncpg.Connection, conn), UUID(hold_id), now)
     if live_until is None:
         return "done"
     wait = (live_until - now).total_seconds()
@@ -64,4 +64,5 @@ async def sweep_holds(ctx: dict[str, Any]) -> int:
     """Expire every hold past its time that no job has expired yet; returns how many."""
     pool: asyncpg.Pool = ctx["pool"]
     async with pool.acquire() as conn:
-        return await sweep_expired_holds(conn, datetime.now(UTC), SWEEP_BATCH)
+        connection = cast(asyncpg.Connection, conn)  # the pool's proxy forwards every call
+        return await sweep_expired_holds(connection, datetime.now(UTC), SWEEP_BATCH)
