@@ -26,7 +26,7 @@ from services.box_office.service import expire_hold, sweep_expired_holds
 
 # A job that finds its hold live until at most this much later retries then (the worker's clock
 # may run a little ahead of the API's); later than that, the hold was extended and has its own job.
-EARLY_SECONDS = 5.0
+EARLY_SECONDS = 2.0
 SWEEP_BATCH = 1000
 
 
