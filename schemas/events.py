@@ -104,6 +104,112 @@ class ScreeningCancelled(Event, frozen=True, kw_only=True, tag="screening.cancel
     reason: str
 
 
+# -- the box office -----------------------------------------------------------------------------
+# Seats are listed by id and by label (the label is what a patron reads on the ticket).
+
+
+class SeatsHeld(Event, frozen=True, kw_only=True, tag="hold.seats_held"):
+    """A hold was made. A worker defers an expiry job to `expires_at`."""
+
+    aggregate = "hold"
+    aggregate_field = "hold_id"
+    hold_id: UUID
+    screening_id: UUID
+    seat_ids: list[UUID]
+    seat_labels: list[str]
+    expires_at: datetime
+    client_id: str = ""
+
+
+class HoldChanged(Event, frozen=True, kw_only=True, tag="hold.changed"):
+    aggregate = "hold"
+    aggregate_field = "hold_id"
+    hold_id: UUID
+    screening_id: UUID
+    added: list[str]
+    removed: list[str]
+    seat_ids: list[UUID]
+    seat_labels: list[str]
+
+
+class HoldExtended(Event, frozen=True, kw_only=True, tag="hold.extended"):
+    """A hold lives longer: a fresh expiry job goes to the new `expires_at`."""
+
+    aggregate = "hold"
+    aggregate_field = "hold_id"
+    hold_id: UUID
+    screening_id: UUID
+    previous_expires_at: datetime
+    expires_at: datetime
+    extensions: int
+
+
+class HoldReleased(Event, frozen=True, kw_only=True, tag="hold.released"):
+    """A hold ended before its time: `by` is patron (its bearer), staff or screening (the
+    screening was cancelled)."""
+
+    aggregate = "hold"
+    aggregate_field = "hold_id"
+    hold_id: UUID
+    screening_id: UUID
+    seat_ids: list[UUID]
+    seat_labels: list[str]
+    by: str
+
+
+class HoldExpired(Event, frozen=True, kw_only=True, tag="hold.expired"):
+    aggregate = "hold"
+    aggregate_field = "hold_id"
+    hold_id: UUID
+    screening_id: UUID
+    seat_ids: list[UUID]
+    seat_labels: list[str]
+    expires_at: datetime
+
+
+class BookingConfirmed(Event, frozen=True, kw_only=True, tag="booking.confirmed"):
+    aggregate = "booking"
+    aggregate_field = "booking_id"
+    booking_id: UUID
+    reference: str
+    hold_id: UUID
+    screening_id: UUID
+    seat_ids: list[UUID]
+    seat_labels: list[str]
+    patron_name: str
+    patron_email: str
+    currency: str
+    total: int
+
+
+class BookingCancelled(Event, frozen=True, kw_only=True, tag="booking.cancelled"):
+    """`by` is patron, staff or screening; `refund_due` flags it for the cinema's refund."""
+
+    aggregate = "booking"
+    aggregate_field = "booking_id"
+    booking_id: UUID
+    reference: str
+    screening_id: UUID
+    seat_ids: list[UUID]
+    seat_labels: list[str]
+    by: str
+    refund_due: bool
+    reason: str = ""
+
+
+class ScreeningSoldOut(Event, frozen=True, kw_only=True, tag="screening.sold_out"):
+    aggregate = "screening"
+    aggregate_field = "screening_id"
+    screening_id: UUID
+
+
+class ScreeningBackOnSale(Event, frozen=True, kw_only=True, tag="screening.back_on_sale"):
+    aggregate = "screening"
+    aggregate_field = "screening_id"
+    screening_id: UUID
+    seats_available: int
+
+
 AnyEvent = (
     FilmPublished
     | FilmUpdated
@@ -111,6 +217,15 @@ AnyEvent = (
     | ScreeningRescheduled
     | ScreeningUpdated
     | ScreeningCancelled
+    | SeatsHeld
+    | HoldChanged
+    | HoldExtended
+    | HoldReleased
+    | HoldExpired
+    | BookingConfirmed
+    | BookingCancelled
+    | ScreeningSoldOut
+    | ScreeningBackOnSale
 )
 EVENT_TYPES: dict[str, type[Event]] = {cls.type_name(): cls for cls in AnyEvent.__args__}
 

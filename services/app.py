@@ -12,6 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from schemas.common import Problem
+from services.box_office.routes import BOX_OFFICE_ROUTES
 from services.catalog.routes import CATALOG_ROUTES
 from services.problems import EXCEPTION_HANDLERS
 from services.settings import Settings, get_settings
@@ -32,7 +33,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the API. Tests pass their own settings; servers read them from the environment."""
     settings = settings or get_settings()
     auth = jwt_auth(settings)
-    route_handlers: list[Any] = [healthz, *CATALOG_ROUTES, *STAFF_ROUTES]
+    route_handlers: list[Any] = [healthz, *CATALOG_ROUTES, *BOX_OFFICE_ROUTES, *STAFF_ROUTES]
     return Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
@@ -40,7 +41,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         on_app_init=[auth.on_app_init],
-        cors_config=CORSConfig(allow_origins=["*"], allow_headers=["*"], expose_headers=["ETag"]),
+        cors_config=CORSConfig(
+            allow_origins=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "Location", "Idempotent-Replayed"],
+        ),
         openapi_config=OpenAPIConfig(
             title="Usher",
             version="0.1.0",

@@ -31,9 +31,10 @@ from schemas.events import (
     ScreeningUpdated,
 )
 from schemas.staff import StaffMember
+from services.box_office import service as box_office
 from services.catalog import store
 from services.ids import uuid7
-from services.outbox import record_event
+from services.outbox import record_event, record_events
 from services.staff.store import record_action
 
 
@@ -167,17 +168,22 @@ async def cancel_screening(
     conn: asyncpg.Connection, by: StaffMember, screening_id: UUID, reason: str
 ) -> Screening:
     async with conn.transaction():
+        # The box office first: wait for holds being made, then release them all and flag the
+        # bookings for refund, in this transaction.
+        await box_office.lock_screening_sales(conn, screening_id)
         screening, venue_id = await store.cancel_screening(conn, screening_id)
+        now = _now()
         await record_event(
             conn,
             ScreeningCancelled(
                 id=uuid7(),
-                occurred_at=_now(),
+                occurred_at=now,
                 venue_id=venue_id,
                 screening_id=screening_id,
                 reason=reason,
             ),
         )
+        await record_events(conn, await box_office.close_screening_sales(conn, screening_id, now))
         await record_action(
             conn, by.id, "screening.cancelled", "screening", screening_id, {"reason": reason}
         )

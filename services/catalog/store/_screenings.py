@@ -19,6 +19,7 @@ from schemas.catalog import (
     Subtitles,
     VenueRef,
 )
+from services.box_office.store import SALE_STATUS_NOW
 from services.catalog import rules
 from services.catalog.store._films import film_id_for
 from services.catalog.store._places import series_ids_for
@@ -40,9 +41,10 @@ class ScreeningFilter(msgspec.Struct, frozen=True):
     status: str | None = None
 
 
-_SCREENING = """
+_SCREENING = f"""
     SELECT s.id, s.starts_at, s.ends_at, s.format, s.audio_languages, s.subtitle_language,
-           s.subtitle_mode, s.features, s.currency, s.status, s.notes, s.version,
+           s.subtitle_mode, s.features, s.currency, {SALE_STATUS_NOW} AS status, s.notes,
+           s.version,
            f.id AS film_id, f.slug AS film_slug, f.title AS film_title, f.year, f.runtime_minutes,
            f.rating, f.directors, f.spoken_languages,
            v.id AS venue_id, v.slug AS venue_slug, v.name AS venue_name, v.time_zone,

@@ -1,0 +1,179 @@
+"""The box office: seat maps, holds and bookings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+from schemas.catalog import SeatKind, TicketType
+
+SeatLabel = Annotated[
+    str, msgspec.Meta(pattern=r"^[^\x00\s]{1,12}$", examples=["F12"], description="A seat label.")
+]
+SeatStatus = Literal["available", "held", "booked", "blocked"]
+HoldStatus = Literal["live", "released", "expired", "confirmed", "cancelled"]
+BookingStatus = Literal["confirmed", "cancelled"]
+CancelledBy = Literal["patron", "staff", "screening"]
+SaleStatus = Literal["scheduled", "on_sale", "sold_out", "cancelled"]
+SeatCount = Annotated[int, msgspec.Meta(ge=1, le=100)]
+Note = Annotated[str, msgspec.Meta(max_length=500, pattern=r"^[^\x00]*$")]
+
+
+class SeatState(msgspec.Struct, frozen=True):
+    """One seat of a screening's map and what it is doing now."""
+
+    id: UUID
+    label: str
+    row_label: str
+    row_number: int
+    position: int
+    x: float
+    y: float
+    kind: SeatKind
+    status: SeatStatus
+
+
+class SeatCounts(msgspec.Struct, frozen=True):
+    available: int
+    held: int
+    booked: int
+    blocked: int
+
+
+class SeatMap(msgspec.Struct, frozen=True):
+    """Every seat of a screening with its status, as of `as_of`. `version` is also the ETag:
+    send it back as If-None-Match to get 304 while nothing changed."""
+
+    screening_id: UUID
+    status: SaleStatus
+    version: str
+    as_of: datetime
+    counts: SeatCounts
+    seats: list[SeatState]
+
+
+class HoldIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Either `seats` (labels) or `count` (best available: together in one row, closest to the
+    centre, never leaving a single empty seat). `wheelchair_spaces` declares how many people in
+    the party need a wheelchair space: wheelchair spaces are held only when declared, and with
+    `count`, exactly that many of the seats are wheelchair spaces."""
+
+    seats: Annotated[list[SeatLabel], msgspec.Meta(max_length=100)] = []
+    count: SeatCount | None = None
+    wheelchair_spaces: Annotated[int, msgspec.Meta(ge=0, le=20)] = 0
+
+
+class HoldChangeIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Seats to add to and remove from a live hold; its expiry time does not change."""
+
+    add: Annotated[list[SeatLabel], msgspec.Meta(max_length=100)] = []
+    remove: Annotated[list[SeatLabel], msgspec.Meta(max_length=100)] = []
+
+
+class HeldSeat(msgspec.Struct, frozen=True):
+    id: UUID
+    label: str
+    row_label: str
+    kind: SeatKind
+
+
+class Hold(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A hold. `token` is sent once, when the hold is made: keep it, it is the only way to
+    change, extend, release or confirm the hold (header `X-Hold-Token`)."""
+
+    id: UUID
+    screening_id: UUID
+    status: HoldStatus
+    seats: list[HeldSeat]
+    wheelchair_spaces: int
+    created_at: datetime
+    expires_at: datetime
+    latest_expiry: Annotated[
+        datetime, msgspec.Meta(description="No extension goes past this time.")
+    ]
+    extensions: int
+    extensions_left: int
+    token: str | None = None
+
+
+class Patron(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*[^\x00\s][^\x00]*$")
+    ]
+    email: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$",
+            max_length=254,
+            examples=["patron@example.org"],
+        ),
+    ]
+
+
+class TicketIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    seat: SeatLabel
+    ticket_type: TicketType
+
+
+class ConfirmIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Turn a live hold into a booking: one ticket per held seat, each with a ticket type the
+    screening sells. Payment is taken outside Usher; pass its reference if there is one."""
+
+    patron: Patron
+    tickets: Annotated[list[TicketIn], msgspec.Meta(min_length=1, max_length=100)]
+    payment_reference: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")] | None
+    ) = None
+
+
+class BookedSeat(msgspec.Struct, frozen=True):
+    id: UUID
+    label: str
+    row_label: str
+    kind: SeatKind
+    ticket_type: str
+    amount: int
+
+
+class Booking(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A booking. `secret` is sent with the confirmation (and with a retried confirmation): it
+    lets the patron see and cancel the booking (header `X-Booking-Secret`)."""
+
+    id: UUID
+    reference: str
+    screening_id: UUID
+    hold_id: UUID
+    status: BookingStatus
+    patron: Patron
+    seats: list[BookedSeat]
+    currency: str
+    total: int
+    payment_reference: str | None
+    refund_due: bool
+    created_at: datetime
+    cancelled_at: datetime | None = None
+    cancelled_by: CancelledBy | None = None
+    secret: str | None = None
+
+
+class CancelBookingIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`refund` is for staff: false when the cinema's policy gives no refund. A patron's own
+    cancellation is flagged for refund whenever the booking cost something."""
+
+    reason: Note = ""
+    refund: bool | None = None
+
+
+class BlockIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """House seats kept off sale by staff (all or nothing, like a hold)."""
+
+    seats: Annotated[list[SeatLabel], msgspec.Meta(min_length=1, max_length=500)]
+    note: Note = ""
+
+
+class Blocks(msgspec.Struct, frozen=True):
+    screening_id: UUID
+    seats: list[str]

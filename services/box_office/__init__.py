@@ -1,0 +1,1 @@
+"""The box office: seat maps, holds, bookings, and the rules between them."""

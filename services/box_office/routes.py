@@ -1,0 +1,368 @@
+"""HTTP for the box office.
+
+Seat maps are public. Hold routes are public too (no staff token needed) but act only for the
+bearer of the hold's token (`X-Hold-Token`); booking routes for the bearer of the patron's secret
+(`X-Booking-Secret`). Staff may also release any hold, see and cancel any booking, with their
+bearer token, and block or unblock house seats.
+"""
+
+from __future__ import annotations
+
+import inspect
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Request, Response, delete, get, patch, post
+from litestar.exceptions import NotAuthorizedException
+from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter, QueryParameter
+from litestar.security.jwt import JWTAuth, Token
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
+
+from schemas.box_office import (
+    BlockIn,
+    Blocks,
+    Booking,
+    CancelBookingIn,
+    ConfirmIn,
+    Hold,
+    HoldChangeIn,
+    HoldIn,
+)
+from schemas.staff import StaffMember
+from services.box_office import service
+from services.errors import NotAuthenticated
+from services.openapi import problems
+from services.staff.auth import PUBLIC, StaffRequest, staff_only
+from services.state import AppSettings, Db
+
+PATRON: dict[str, Any] = {"opt": PUBLIC, "tags": ["box office"]}
+STAFF: dict[str, Any] = {
+    "guards": [staff_only],
+    "security": [{"BearerToken": []}],
+    "tags": ["box office (staff)"],
+}
+HoldToken = Annotated[
+    str | None,
+    HeaderParameter(
+        name="X-Hold-Token",
+        pattern=r"^[A-Za-z0-9_-]{1,100}$",
+        description="The token sent when the hold was made.",
+    ),
+]
+BookingSecret = Annotated[
+    str | None,
+    HeaderParameter(
+        name="X-Booking-Secret",
+        pattern=r"^[A-Za-z0-9_-]{1,100}$",
+        description="The patron's secret sent with the booking.",
+    ),
+]
+ClientId = Annotated[
+    str | None,
+    HeaderParameter(
+        name="X-Client-Id",
+        pattern=r"^[A-Za-z0-9._:@-]{1,100}$",
+        description=(
+            "Identifies the box-office client (a browser session, a till) for the limit of live"
+            " holds per client; without it, the client's IP address is used."
+        ),
+    ),
+]
+IdempotencyKey = Annotated[
+    str,
+    HeaderParameter(
+        name="Idempotency-Key",
+        pattern=r"^[\x21-\x7e]{1,200}$",
+        description=(
+            "Required. A retried confirmation with the same key and body answers the same "
+            "booking; the same key with another body is refused (422)."
+        ),
+    ),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    HeaderParameter(name="If-None-Match", description="A seat map's ETag: 304 while unchanged."),
+]
+Reference = Annotated[
+    str, PathParameter(pattern=r"^[A-Za-z0-9]{1,20}$", description="The booking reference")
+]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _staff(request: Request[Any, Any, Any]) -> StaffMember | None:
+    """The staff member of an `Authorization: Bearer` token on a public route, if one is sent:
+    checked exactly as the authentication middleware checks it elsewhere."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "bearer" or not encoded.strip():
+        raise NotAuthenticated("send a staff token as `Authorization: Bearer <token>`")
+    auth: JWTAuth[StaffMember, Token] = request.app.state.jwt
+    try:
+        token = auth.token_cls.decode(
+            encoded_token=encoded.strip(),
+            secret=auth.token_secret,
+            algorithm=auth.algorithm,
+            audience=auth.accepted_audiences,
+            issuer=auth.accepted_issuers,
+            require_claims=auth.require_claims,
+            verify_exp=auth.verify_expiry,
+            verify_nbf=auth.verify_not_before,
+            strict_audience=auth.strict_audience,
+        )
+    except NotAuthorizedException as exc:
+        raise NotAuthenticated("the staff token is not valid") from exc
+    staff = auth.retrieve_user_handler(token, request)
+    if inspect.isawaitable(staff):
+        staff = await staff
+    if not isinstance(staff, StaffMember):
+        raise NotAuthenticated("the staff token is not valid")
+    return staff
+
+
+@get(
+    "/v1/screenings/{screening_id:uuid}/seats",
+    summary="The seat map of a screening, with each seat's status",
+    description=(
+        "Every seat with its kind and status (available, held, booked, blocked), and the "
+        "screening's sale status. Poll with `If-None-Match: <ETag>`: 304 while nothing changed."
+    ),
+    responses=problems(404),
+    **PATRON,
+)
+async def seat_map(
+    conn: Db, screening_id: FromPath[UUID], if_none_match: IfNoneMatch = None
+) -> Response[Any]:
+    state = await service.read_seat_map(conn, screening_id, _now())
+    etag = f'"{state.version}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if if_none_match and etag in [
+        tag.strip().removeprefix("W/") for tag in if_none_match.split(",")
+    ]:
+        return Response(None, status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(state.render(), headers=headers)
+
+
+@post(
+    "/v1/screenings/{screening_id:uuid}/holds",
+    summary="Hold seats (explicit or best available), all or nothing",
+    description=(
+        "409 names the seats that are not available, and nothing is held. The answer carries "
+        "the hold token, sent only this once."
+    ),
+    status_code=HTTP_201_CREATED,
+    responses=problems(404, 409, 422),
+    **PATRON,
+)
+async def make_hold(
+    conn: Db,
+    settings: AppSettings,
+    request: Request[Any, Any, Any],
+    screening_id: FromPath[UUID],
+    data: JSONBody[HoldIn],
+    client_id: ClientId = None,
+) -> Response[Hold]:
+    client = client_id or f"ip:{request.client.host if request.client else 'unknown'}"
+    hold = await service.make_hold(conn, screening_id, data, client, settings.box_office, _now())
+    return Response(
+        hold, status_code=HTTP_201_CREATED, headers={"Location": f"/v1/holds/{hold.id}"}
+    )
+
+
+@get(
+    "/v1/holds/{hold_id:uuid}",
+    summary="A hold (its bearer, or staff)",
+    responses=problems(401, 403, 404),
+    **PATRON,
+)
+async def get_hold(
+    conn: Db,
+    settings: AppSettings,
+    request: Request[Any, Any, Any],
+    hold_id: FromPath[UUID],
+    hold_token: HoldToken = None,
+) -> Hold:
+    caller = service.Caller(secret=hold_token, staff=await _staff(request))
+    return await service.get_hold(conn, hold_id, caller, settings.box_office, _now())
+
+
+@patch(
+    "/v1/holds/{hold_id:uuid}",
+    summary="Add or remove seats of a live hold",
+    description="All or nothing; the hold keeps its expiry time.",
+    responses=problems(401, 403, 404, 409, 410, 422),
+    **PATRON,
+)
+async def change_hold(
+    conn: Db,
+    settings: AppSettings,
+    hold_id: FromPath[UUID],
+    data: JSONBody[HoldChangeIn],
+    hold_token: HoldToken = None,
+) -> Hold:
+    caller = service.Caller(secret=hold_token)
+    return await service.change_hold(conn, hold_id, caller, data, settings.box_office, _now())
+
+
+@post(
+    "/v1/holds/{hold_id:uuid}/extend",
+    summary="Extend a live hold by one hold time",
+    description=(
+        "Capped in number (`extensions_left`) and in total time (`latest_expiry`); a refused "
+        "extension (409) leaves the hold and its timer as they were."
+    ),
+    status_code=HTTP_200_OK,
+    responses=problems(401, 403, 404, 409, 410),
+    **PATRON,
+)
+async def extend_hold(
+    conn: Db, settings: AppSettings, hold_id: FromPath[UUID], hold_token: HoldToken = None
+) -> Hold:
+    caller = service.Caller(secret=hold_token)
+    return await service.extend_hold(conn, hold_id, caller, settings.box_office, _now())
+
+
+@delete(
+    "/v1/holds/{hold_id:uuid}",
+    summary="Release a hold (its bearer, or staff): the seats are back on sale at once",
+    responses=problems(401, 403, 404, 409, 410),
+    **PATRON,
+)
+async def release_hold(
+    conn: Db, request: Request[Any, Any, Any], hold_id: FromPath[UUID], hold_token: HoldToken = None
+) -> None:
+    caller = service.Caller(secret=hold_token, staff=await _staff(request))
+    await service.release_hold(conn, hold_id, caller, _now())
+
+
+@post(
+    "/v1/holds/{hold_id:uuid}/confirm",
+    summary="Confirm a live hold: it becomes a booking",
+    description=(
+        "Needs `Idempotency-Key`. 201 with the booking, its reference and the patron's secret; "
+        "a retry with the same key and body answers 200 with the same booking "
+        "(`Idempotent-Replayed: true`). An expired hold answers 410 and nothing changes."
+    ),
+    status_code=HTTP_201_CREATED,
+    responses=problems(401, 403, 404, 409, 410, 422),
+    **PATRON,
+)
+async def confirm_hold(
+    conn: Db,
+    hold_id: FromPath[UUID],
+    data: JSONBody[ConfirmIn],
+    idempotency_key: IdempotencyKey,
+    hold_token: HoldToken = None,
+) -> Response[Booking]:
+    booking, replayed = await service.confirm_hold(
+        conn, hold_id, hold_token, idempotency_key, data, _now()
+    )
+    if replayed:
+        return Response(booking, status_code=HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
+    return Response(
+        booking,
+        status_code=HTTP_201_CREATED,
+        headers={"Location": f"/v1/bookings/{booking.reference}"},
+    )
+
+
+@get(
+    "/v1/bookings/{reference:str}",
+    summary="A booking, by reference (its patron, or staff)",
+    responses=problems(401, 403, 404),
+    **PATRON,
+)
+async def get_booking(
+    conn: Db,
+    request: Request[Any, Any, Any],
+    reference: Reference,
+    booking_secret: BookingSecret = None,
+) -> Booking:
+    caller = service.Caller(secret=booking_secret, staff=await _staff(request))
+    return await service.get_booking(conn, reference.upper(), caller)
+
+
+@post(
+    "/v1/bookings/{reference:str}/cancel",
+    summary="Cancel a booking (its patron, or staff): the seats are back on sale at once",
+    status_code=HTTP_200_OK,
+    responses=problems(401, 403, 404, 422),
+    **PATRON,
+)
+async def cancel_booking(
+    conn: Db,
+    request: Request[Any, Any, Any],
+    reference: Reference,
+    data: JSONBody[CancelBookingIn],
+    booking_secret: BookingSecret = None,
+) -> Booking:
+    caller = service.Caller(secret=booking_secret, staff=await _staff(request))
+    return await service.cancel_booking(conn, reference.upper(), caller, data, _now())
+
+
+@get(
+    "/v1/screenings/{screening_id:uuid}/bookings",
+    summary="The bookings of a screening",
+    responses=problems(401, 403, 404),
+    **STAFF,
+)
+async def list_bookings(
+    conn: Db,
+    screening_id: FromPath[UUID],
+    refund_due: Annotated[
+        bool | None, QueryParameter(description="Only those flagged (or not) for refund")
+    ] = None,
+) -> list[Booking]:
+    return await service.list_bookings(conn, screening_id, refund_due)
+
+
+@post(
+    "/v1/screenings/{screening_id:uuid}/blocks",
+    summary="Block house seats (keep them off sale), all or nothing",
+    status_code=HTTP_201_CREATED,
+    responses=problems(401, 403, 404, 409, 422),
+    **STAFF,
+)
+async def block_seats(
+    conn: Db, request: StaffRequest, screening_id: FromPath[UUID], data: JSONBody[BlockIn]
+) -> Blocks:
+    return await service.block_seats(conn, request.user, screening_id, data, _now())
+
+
+@delete(
+    "/v1/screenings/{screening_id:uuid}/blocks",
+    summary="Unblock house seats (`?seat=A1&seat=A2`), all or nothing",
+    status_code=HTTP_200_OK,
+    responses=problems(401, 403, 404, 409, 422),
+    **STAFF,
+)
+async def unblock_seats(
+    conn: Db,
+    request: StaffRequest,
+    screening_id: FromPath[UUID],
+    seat: Annotated[
+        list[str], QueryParameter(min_items=1, max_items=500, description="Seat labels")
+    ],
+) -> Blocks:
+    return await service.unblock_seats(conn, request.user, screening_id, seat, _now())
+
+
+BOX_OFFICE_ROUTES = [
+    seat_map,
+    make_hold,
+    get_hold,
+    change_hold,
+    extend_hold,
+    release_hold,
+    confirm_hold,
+    get_booking,
+    cancel_booking,
+    list_bookings,
+    block_seats,
+    unblock_seats,
+]

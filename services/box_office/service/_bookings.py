@@ -1,0 +1,194 @@
+"""Bookings: confirm a hold (idempotently), look one up, cancel one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from schemas.box_office import Booking, CancelBookingIn, CancelledBy, ConfirmIn
+from schemas.events import BookingCancelled, BookingConfirmed
+from services.box_office import rules, store, tokens
+from services.box_office.service._common import (
+    Caller,
+    authorize,
+    booking_view,
+    seating_for,
+    settle_sale_status,
+)
+from services.box_office.service._holds import HOLD_TOKEN
+from services.errors import Conflict, Gone, InvalidInput, NotAuthenticated
+from services.ids import uuid7
+from services.outbox import record_event
+from services.staff.store import record_action
+
+BOOKING_SECRET = ("booking secret", "X-Booking-Secret")
+REFERENCE_ATTEMPTS = 8
+
+
+async def confirm_hold(
+    conn: asyncpg.Connection,
+    hold_id: UUID,
+    hold_token: str | None,
+    idempotency_key: str,
+    data: ConfirmIn,
+    now: datetime,
+) -> tuple[Booking, bool]:
+    """Turn a live hold into a booking; (booking, True) when this is a retry of a confirmation
+    already made with the same Idempotency-Key and body. An expired hold is refused (410) and
+    nothing changes."""
+    if hold_token is None:
+        raise NotAuthenticated("send the hold token in the X-Hold-Token header")
+    caller = Caller(secret=hold_token)
+    first = await store.get_hold(conn, hold_id)
+    authorize(caller, first.token_hash, *HOLD_TOKEN)
+    seating = await seating_for(conn, first.screening_id)
+    request_hash = tokens.confirm_digest(data)
+    async with conn.transaction():
+        hold = await store.get_hold(conn, hold_id, lock=True)
+        if hold.status == "confirmed":
+            booking = await store.get_booking(conn, hold_id=hold_id)
+            if booking.idempotency_key != idempotency_key:
+                raise Conflict(
+                    f"this hold is already confirmed as booking {booking.reference}",
+                    reason="already confirmed",
+                    reference=booking.reference,
+                )
+            if booking.request_hash != request_hash:
+                raise InvalidInput(
+                    "this Idempotency-Key was used with a different body",
+                    field="Idempotency-Key",
+                    reason="reused with a different body",
+                )
+            booked = await store.booking_seats(conn, [booking.id])
+            secret = tokens.patron_secret(hold_token)
+            return booking_view(booking, booked[booking.id], seating, secret), True
+        if hold.status == "cancelled":
+            raise Gone("the screening was cancelled and this hold with it")
+        if hold.status != "live":
+            raise Gone(f"this hold was {hold.status}; its seats are back on sale")
+        rules.check_live(hold.expires_at, now)
+        currency, prices = await store.screening_prices(conn, hold.screening_id)
+        held = [seating.by_id[seat_id] for seat_id in hold.seat_ids]
+        tickets = rules.price_tickets(held, data.tickets, prices)
+        secret = tokens.patron_secret(hold_token)
+        seats = [store.BookingSeatRow(seat.id, kind, amount) for seat, kind, amount in tickets]
+        for _ in range(REFERENCE_ATTEMPTS):
+            booking = store.BookingRow(
+                id=uuid7(),
+                reference=tokens.new_reference(),
+                screening_id=hold.screening_id,
+                venue_id=hold.venue_id,
+                hold_id=hold.id,
+                patron_name=data.patron.name,
+                patron_email=data.patron.email,
+                payment_reference=data.payment_reference,
+                secret_hash=tokens.digest(secret),
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                currency=currency,
+                total=sum(amount for _, _, amount in tickets),
+                status="confirmed",
+                refund_due=False,
+                cancelled_by=None,
+                cancel_reason=None,
+                created_at=now,
+                cancelled_at=None,
+                version=1,
+            )
+            if await store.insert_booking(conn, booking, seats):
+                break
+        else:  # pragma: no cover - 31**7 references
+            raise Conflict("no free booking reference; try again", reason="busy")
+        if await store.book_hold_claims(conn, hold.id, booking.id, now) != len(hold.seat_ids):
+            raise Gone("this hold has expired and its seats are back on sale")
+        await store.update_hold(conn, hold.id, status="confirmed", ended_at=now)
+        await record_event(
+            conn,
+            BookingConfirmed(
+                id=uuid7(),
+                occurred_at=now,
+                venue_id=hold.venue_id,
+                booking_id=booking.id,
+                reference=booking.reference,
+                hold_id=hold.id,
+                screening_id=hold.screening_id,
+                seat_ids=hold.seat_ids,
+                seat_labels=[seat.label for seat in held],
+                patron_name=booking.patron_name,
+                patron_email=booking.patron_email,
+                currency=currency,
+                total=booking.total,
+            ),
+        )
+    return booking_view(booking, seats, seating, secret), False
+
+
+async def get_booking(conn: asyncpg.Connection, reference: str, caller: Caller) -> Booking:
+    booking = await store.get_booking(conn, reference=reference)
+    authorize(caller, booking.secret_hash, *BOOKING_SECRET)
+    seats = await store.booking_seats(conn, [booking.id])
+    return booking_view(booking, seats[booking.id], await seating_for(conn, booking.screening_id))
+
+
+async def list_bookings(
+    conn: asyncpg.Connection, screening_id: UUID, refund_due: bool | None
+) -> list[Booking]:
+    seating = await seating_for(conn, screening_id)
+    bookings = await store.list_bookings(conn, screening_id, refund_due)
+    seats = await store.booking_seats(conn, [booking.id for booking in bookings])
+    return [booking_view(booking, seats[booking.id], seating) for booking in bookings]
+
+
+async def cancel_booking(
+    conn: asyncpg.Connection, reference: str, caller: Caller, data: CancelBookingIn, now: datetime
+) -> Booking:
+    """Cancel a booking: its seats are back on sale at once. Cancelling it again answers it as
+    it is."""
+    first = await store.get_booking(conn, reference=reference)
+    authorize(caller, first.secret_hash, *BOOKING_SECRET)
+    if data.refund is not None and caller.staff is None:
+        raise InvalidInput("only staff decide about refunds", field="refund", reason="staff only")
+    seating = await seating_for(conn, first.screening_id)
+    async with conn.transaction():
+        by: CancelledBy = "staff" if caller.staff else "patron"
+        cancelled = await store.cancel_bookings(
+            conn, now, by, data.reason, booking_id=first.id, refund=data.refund
+        )
+        if cancelled:
+            booking = cancelled[0]
+            await store.drop_booking_claims(conn, [booking.id])
+            seats = (await store.booking_seats(conn, [booking.id]))[booking.id]
+            seat_ids = [seat.seat_id for seat in seats]
+            await record_event(
+                conn,
+                BookingCancelled(
+                    id=uuid7(),
+                    occurred_at=now,
+                    venue_id=booking.venue_id,
+                    booking_id=booking.id,
+                    reference=booking.reference,
+                    screening_id=booking.screening_id,
+                    seat_ids=seat_ids,
+                    seat_labels=seating.labels(seat_ids),
+                    by=by,
+                    refund_due=booking.refund_due,
+                    reason=data.reason,
+                ),
+            )
+            if caller.staff:
+                await record_action(
+                    conn,
+                    caller.staff.id,
+                    "booking.cancelled",
+                    "booking",
+                    booking.id,
+                    {"reference": booking.reference, "refund_due": booking.refund_due},
+                )
+        else:
+            booking = await store.get_booking(conn, reference=reference)
+            seats = (await store.booking_seats(conn, [booking.id]))[booking.id]
+    if cancelled:
+        await settle_sale_status(conn, booking.screening_id, now)
+    return booking_view(booking, seats, seating)
