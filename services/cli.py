@@ -1,4 +1,5 @@
-"""The `usher` command: dev | serve | worker | relay | migrate | demo-data | create-staff."""
+"""The `usher` command: dev | serve | worker | relay | lag | migrate | demo-data | create-staff |
+events-doc."""
 
 from __future__ import annotations
 
@@ -102,6 +103,73 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_relay(args: argparse.Namespace) -> int:
+    from workers.process import run_relay
+
+    asyncio.run(run_relay(get_settings()))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from workers.process import run_worker
+    from workers.registry import CONSUMERS
+
+    consumers = CONSUMERS
+    if args.group:
+        unknown = set(args.group) - {c.group for c in CONSUMERS}
+        if unknown:
+            print(f"usher: no consumer group {', '.join(sorted(unknown))}", file=sys.stderr)
+            return 2
+        consumers = tuple(c for c in CONSUMERS if c.group in args.group)
+    asyncio.run(run_worker(get_settings(), consumers=consumers, name=args.name, jobs=args.jobs))
+    return 0
+
+
+def cmd_lag(args: argparse.Namespace) -> int:
+    import msgspec
+    from redis.asyncio import Redis
+
+    from services.db import connect
+    from workers.lag import LagReport, measure, render
+
+    settings = get_settings()
+
+    async def run() -> LagReport:
+        conn = await connect(settings.database.url)
+        redis = Redis.from_url(settings.redis.url, socket_timeout=5, socket_connect_timeout=2)
+        try:
+            return await measure(settings, conn, redis)
+        finally:
+            await redis.aclose()
+            await conn.close()
+
+    try:
+        report = asyncio.run(run())
+    except Exception as exc:  # a health check says why it cannot tell, and fails
+        print(f"usher: cannot measure the lag: {exc!r}", file=sys.stderr)
+        return 2
+    if args.json:
+        body = msgspec.to_builtins(report)
+        body["healthy"] = report.healthy
+        print(msgspec.json.encode(body).decode())
+    else:
+        print(render(report))
+    return 0 if report.healthy else 1
+
+
+def cmd_events_doc(args: argparse.Namespace) -> int:
+    from workers import event_docs
+
+    if args.check:
+        stale = event_docs.stale()
+        for path in stale:
+            print(f"stale: {path} (run `usher events-doc`)", file=sys.stderr)
+        return 1 if stale else 0
+    for path in event_docs.write():
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="usher", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,6 +193,23 @@ def build_parser() -> argparse.ArgumentParser:
     staff.add_argument("--role", choices=["staff", "manager"], default="staff")
     staff.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     staff.set_defaults(run=cmd_create_staff)
+
+    sub.add_parser("relay", help="publish outbox rows to the events stream").set_defaults(
+        run=cmd_relay
+    )
+    worker = sub.add_parser("worker", help="run the stream consumer groups and the arq worker")
+    worker.add_argument("--name", help="consumer name (default: <host>-<pid>)")
+    worker.add_argument("--group", action="append", help="run only this group (repeatable)")
+    worker.add_argument(
+        "--no-jobs", dest="jobs", action="store_false", help="do not run arq jobs here"
+    )
+    worker.set_defaults(run=cmd_worker)
+    lag = sub.add_parser("lag", help="relay and consumer lag; exit 1 when unhealthy")
+    lag.add_argument("--json", action="store_true")
+    lag.set_defaults(run=cmd_lag)
+    doc = sub.add_parser("events-doc", help="regenerate docs/events.md and its JSON Schema")
+    doc.add_argument("--check", action="store_true", help="exit 1 if they are stale")
+    doc.set_defaults(run=cmd_events_doc)
     return parser
 
 

@@ -22,6 +22,11 @@ class RedisSettings(msgspec.Struct, frozen=True):
     url: str
     prefix: str = "usher:"
 
+    @property
+    def events_stream(self) -> str:
+        """The Redis Stream every domain event is published to, in order (docs/streams.md)."""
+        return f"{self.prefix}events"
+
 
 class AuthSettings(msgspec.Struct, frozen=True):
     secret: str
@@ -45,12 +50,29 @@ class MailSettings(msgspec.Struct, frozen=True):
     sender: str = "Usher Box Office <box-office@usher.invalid>"
 
 
+class EventSettings(msgspec.Struct, frozen=True):
+    """The event backbone: outbox relay, stream retention, consumer groups and arq jobs."""
+
+    relay_batch_size: int = 500
+    relay_poll_ms: int = 1000  # fallback when no NOTIFY arrives (LISTEN is the fast path)
+    stream_retention_hours: int = 7 * 24  # XADD MINID: entries older than this are trimmed
+    outbox_retention_hours: int = 3 * 24  # published outbox rows are deleted after this
+    consumer_batch_size: int = 100
+    consumer_block_ms: int = 5000  # XREADGROUP BLOCK; kept below the socket timeout
+    claim_idle_ms: int = 60_000  # XAUTOCLAIM entries idle this long on any consumer
+    max_deliveries: int = 5  # then the entry is dead-lettered and acknowledged
+    lag_alert_seconds: int = 60  # `usher lag` exits 1 past this
+    job_timeout_seconds: int = 60
+    job_tries: int = 5
+
+
 class Settings(msgspec.Struct, frozen=True):
     database: DatabaseSettings
     redis: RedisSettings
     auth: AuthSettings
     box_office: BoxOfficeSettings
     mail: MailSettings
+    events: EventSettings = EventSettings()
     public_url: str = "http://127.0.0.1:8000"
     data_dir: str = ".usher"
     debug: bool = False
@@ -104,6 +126,19 @@ def get_settings() -> Settings:
             password=_env("SMTP_PASSWORD", ""),
             security=_env("SMTP_SECURITY", "none"),
             sender=_env("MAIL_FROM", "Usher Box Office <box-office@usher.invalid>"),
+        ),
+        events=EventSettings(
+            relay_batch_size=_int("RELAY_BATCH_SIZE", 500),
+            relay_poll_ms=_int("RELAY_POLL_MS", 1000),
+            stream_retention_hours=_int("STREAM_RETENTION_HOURS", 7 * 24),
+            outbox_retention_hours=_int("OUTBOX_RETENTION_HOURS", 3 * 24),
+            consumer_batch_size=_int("CONSUMER_BATCH_SIZE", 100),
+            consumer_block_ms=_int("CONSUMER_BLOCK_MS", 5000),
+            claim_idle_ms=_int("CLAIM_IDLE_MS", 60_000),
+            max_deliveries=_int("MAX_DELIVERIES", 5),
+            lag_alert_seconds=_int("LAG_ALERT_SECONDS", 60),
+            job_timeout_seconds=_int("JOB_TIMEOUT_SECONDS", 60),
+            job_tries=_int("JOB_TRIES", 5),
         ),
         public_url=_env("PUBLIC_URL", "http://127.0.0.1:8000"),
         data_dir=_env("DATA_DIR", ".usher"),

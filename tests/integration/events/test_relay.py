@@ -1,0 +1,216 @@
+"""The relay against the real servers: order, completeness, leadership, crashes and outages."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from uuid import UUID
+
+import asyncpg
+import msgspec
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from services.settings import Settings
+from tests.integration.events.conftest import (
+    PrivateRedis,
+    Processes,
+    assert_effects_once,
+    change_screening,
+    check_stream,
+    effects_caught_up,
+    group_runner,
+    published,
+    running,
+    stream_entries,
+    wait_until,
+    write_events,
+)
+from workers.constants import RELAY_FENCE, RELAY_LOCK, key
+from workers.relay import Relay
+
+
+async def test_concurrent_writers_arrive_in_each_screenings_commit_order(
+    settings: Settings, redis: Redis, screenings: list[UUID], db: asyncpg.Pool
+) -> None:
+    relay = Relay(settings)
+    async with running(relay):
+        written = await write_events(db, screenings, 2000, writers=12)
+        await wait_until(published(db))
+    check_stream(await stream_entries(redis, settings.redis.events_stream), written)
+
+
+async def test_notify_wakes_the_relay_and_polling_catches_what_notify_missed(
+    settings: Settings, redis: Redis, screenings: list[UUID], db: asyncpg.Pool
+) -> None:
+    stream = settings.redis.events_stream
+    slow_poll = msgspec.structs.replace(
+        settings, events=msgspec.structs.replace(settings.events, relay_poll_ms=60_000)
+    )
+    async with running(Relay(slow_poll)):
+        await wait_until(published(db))  # the demo programme's events
+        async with db.acquire() as conn:
+            await change_screening(conn, screenings[0])
+        start = time.monotonic()
+        await wait_until(published(db), within=10, every=0.002)
+        assert time.monotonic() - start < 5  # woken by NOTIFY, not the 60 s poll
+    quick_poll = msgspec.structs.replace(
+        settings, events=msgspec.structs.replace(settings.events, relay_poll_ms=100)
+    )
+    async with running(Relay(quick_poll)):
+        async with db.acquire() as conn, conn.transaction():
+            # triggers off: this row sends no NOTIFY (as through a pooler that drops them)
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute(
+                "INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, payload)"
+                " SELECT gen_random_uuid(), event_type, aggregate_type, aggregate_id, payload"
+                " FROM outbox ORDER BY position DESC LIMIT 1"
+            )
+        await wait_until(published(db), within=10)
+    assert len(await redis.xrange(stream)) == await db.fetchval("SELECT count(*) FROM outbox")
+
+
+async def test_two_relays_at_once_neither_duplicate_nor_reorder(
+    settings: Settings, redis: Redis, screenings: list[UUID], db: asyncpg.Pool
+) -> None:
+    relays = [Relay(settings) for _ in range(3)]
+    leaders_seen: set[int] = set()
+
+    async def watch() -> None:
+        while True:
+            leading = [i for i, r in enumerate(relays) if r.leading]
+            assert len(leading) <= 1
+            leaders_seen.update(leading)
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.create_task(watch())
+    async with running(*relays):
+        written = await write_events(db, screenings, 1200, writers=8)
+        await wait_until(published(db))
+    watcher.cancel()
+    check_stream(await stream_entries(redis, settings.redis.events_stream), written)
+    assert len(leaders_seen) == 1
+    assert sum(r.published for r in relays) == await db.fetchval("SELECT count(*) FROM outbox")
+
+
+class CrashAfterXadd(Relay):
+    """A relay that loses its connection once, right after its batch reached the stream."""
+
+    crashed = False
+
+    async def _mark_published(self, conn: asyncpg.Connection, positions: list[int]) -> None:
+        if not self.crashed:
+            self.crashed = True
+            conn.terminate()
+            raise asyncpg.InterfaceError("the relay died before marking its batch published")
+        await super()._mark_published(conn, positions)
+
+
+async def test_a_batch_added_before_a_crash_is_not_added_again(
+    settings: Settings, redis: Redis, screenings: list[UUID], db: asyncpg.Pool
+) -> None:
+    relay = CrashAfterXadd(settings)
+    async with running(relay):
+        written = await write_events(db, screenings, 300, writers=4)
+        await wait_until(published(db))
+    assert relay.crashed
+    assert relay.recovered > 0  # found in the stream's tail, marked published, not re-added
+    check_stream(await stream_entries(redis, settings.redis.events_stream), written)
+
+
+async def test_a_relay_whose_fence_moved_adds_nothing(
+    settings: Settings, redis: Redis, db: asyncpg.Pool
+) -> None:
+    relay = Relay(settings)
+    await redis.set(key(settings.redis, RELAY_FENCE), "somebody else")
+    with pytest.raises(ResponseError, match="FENCED"):
+        await relay._publish(
+            keys=[relay.fence_key, relay.stream], args=["mine", "0", "id", "type", "{}"]
+        )
+    assert await redis.xlen(relay.stream) == 0
+    await relay.redis.aclose()
+
+
+async def test_publishing_resumes_when_redis_forgets_the_fence(
+    settings: Settings, redis: Redis, screenings: list[UUID], db: asyncpg.Pool
+) -> None:
+    async with running(Relay(settings)):
+        first = await write_events(db, screenings, 100, writers=2)
+        await wait_until(published(db))
+        await redis.delete(key(settings.redis, RELAY_FENCE))  # as a Redis that lost its data
+        second = await write_events(db, screenings, 100, writers=2)
+        await wait_until(published(db))
+    entries = await stream_entries(redis, settings.redis.events_stream)
+    check_stream(entries, first)
+    check_stream(entries, second)
+
+
+async def test_relays_killed_mid_batch_lose_and_reorder_nothing(
+    settings: Settings,
+    redis: Redis,
+    screenings: list[UUID],
+    db: asyncpg.Pool,
+    processes: Processes,
+) -> None:
+    """Leaders are SIGKILLed while writers commit; a standby takes over each time."""
+    small = msgspec.structs.replace(
+        settings, events=msgspec.structs.replace(settings.events, relay_batch_size=20)
+    )
+    relays = [processes.start(small, "relay") for _ in range(2)]
+    writing = asyncio.create_task(write_events(db, screenings, 1500, writers=6))
+    kills = 0
+    while kills < 4:
+        await asyncio.sleep(random.uniform(0.1, 0.3))
+        leader = await _leader_pid(db)
+        for proc in relays:
+            if proc.pid == leader:
+                processes.kill(proc)
+                relays.remove(proc)
+                relays.append(processes.start(small, "relay"))
+                kills += 1
+                break
+    written = await writing
+    await wait_until(published(db), within=30)
+    assert kills >= 3, processes.logs()
+    check_stream(await stream_entries(redis, settings.redis.events_stream), written)
+    print(f"{kills} leaders killed; recoveries:", processes.logs().count("already in the stream"))
+
+
+async def _leader_pid(db: asyncpg.Pool) -> int | None:
+    name = await db.fetchval(
+        """
+        SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+        WHERE l.locktype = 'advisory' AND l.granted AND l.objid = $1
+        """,
+        RELAY_LOCK,
+    )
+    return int(name.rsplit(" ", 1)[1]) if name else None
+
+
+async def test_redis_stopped_during_writes_and_started_again(
+    settings: Settings, screenings: list[UUID], db: asyncpg.Pool, private_redis: PrivateRedis
+) -> None:
+    """The backlog waits in PostgreSQL while Redis is down and drains in order when it returns;
+    every event still reaches the consumer group, and has its effect once."""
+    settings = msgspec.structs.replace(
+        settings, redis=msgspec.structs.replace(settings.redis, url=private_redis.url)
+    )
+    redis = Redis.from_url(private_redis.url, socket_timeout=5)
+    runner = group_runner(settings, db, redis)
+    async with running(Relay(settings), runner):
+        writing = asyncio.create_task(write_events(db, screenings, 1500, writers=4, pause=0.004))
+        await asyncio.sleep(0.4)
+        private_redis.kill()
+        await asyncio.sleep(0.8)
+        waiting = await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        assert waiting > 0  # the backlog is in PostgreSQL
+        private_redis.start()
+        written = await writing
+        await wait_until(published(db), within=30)
+        await wait_until(effects_caught_up(db), within=30)
+    entries = await stream_entries(redis, settings.redis.events_stream)
+    check_stream(entries, written)
+    await assert_effects_once(db, written)
+    await redis.aclose()

@@ -1,0 +1,112 @@
+"""arq jobs: the msgspec serializer, prefixed job ids, and the maintenance jobs of the backbone.
+
+arq may run a job more than once (a worker killed mid-job, a retry), so jobs take ids and plain
+values, never objects, and are idempotent. Job ids always contain the Redis prefix: arq stores a
+job under `arq:job:<job id>`, and tests (and shared Redis servers) separate deployments by prefix.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import msgspec
+from arq.connections import ArqRedis
+
+from services.settings import RedisSettings, Settings
+
+log = logging.getLogger("usher.jobs")
+
+
+def _describe(obj: object) -> str:
+    """arq stores a failed job's exception as its result: keep its text, not the object."""
+    if isinstance(obj, BaseException):
+        return f"{type(obj).__name__}: {obj}"
+    raise TypeError(f"arq job values must be plain data, not {type(obj).__name__}")
+
+
+_encoder = msgspec.msgpack.Encoder(enc_hook=_describe)
+_decoder = msgspec.msgpack.Decoder()
+
+
+def serialize(value: dict[str, Any]) -> bytes:
+    """arq's job_serializer: msgpack by msgspec (UUIDs and datetimes travel as their text/time)."""
+    return _encoder.encode(value)
+
+
+def deserialize(raw: bytes) -> dict[str, Any]:
+    value: dict[str, Any] = _decoder.decode(raw)
+    return value
+
+
+def job_id(redis: RedisSettings, function: str, key: object) -> str:
+    """The arq job id for `function` about `key` (an event or aggregate id): one job per pair."""
+    return f"{redis.prefix}{function}:{key}"
+
+
+async def enqueue(
+    arq: ArqRedis,
+    redis: RedisSettings,
+    function: str,
+    *args: Any,
+    key: object,
+    defer_by: timedelta | None = None,
+) -> bool:
+    """Enqueue `function(*args)` once per `key`; False when that job is already queued or done.
+
+    A consumer hands work here when it needs retries or a delay; deriving `key` from the event id
+    makes a re-delivered event enqueue nothing new while arq remembers the job (its result is kept
+    for an hour by default).
+    """
+    job = await arq.enqueue_job(
+        function, *args, _job_id=job_id(redis, function, key), _defer_by=defer_by
+    )
+    return job is not None
+
+
+# -- maintenance ---------------------------------------------------------------------------------
+
+PRUNE_CHUNK = 5000
+
+_PRUNE_OUTBOX = """
+    DELETE FROM outbox WHERE position IN (
+        SELECT position FROM outbox
+        WHERE published_at < now() - make_interval(hours => $1)
+        LIMIT $2
+    )
+"""
+_PRUNE_PROCESSED = """
+    DELETE FROM processed_event WHERE (consumer, event_id) IN (
+        SELECT consumer, event_id FROM processed_event
+        WHERE processed_at < now() - make_interval(hours => $1)
+        LIMIT $2
+    )
+"""
+
+
+async def _delete_in_chunks(pool: asyncpg.Pool, sql: str, hours: int) -> int:
+    total = 0
+    while True:
+        status = await pool.execute(sql, hours, PRUNE_CHUNK)
+        deleted = int(status.split()[-1])
+        total += deleted
+        if deleted < PRUNE_CHUNK:
+            return total
+
+
+async def prune_events(pool: asyncpg.Pool, settings: Settings) -> dict[str, int]:
+    """Delete published outbox rows past `outbox_retention_hours`, and processed-event records
+    a day past the stream's retention (no duplicate of theirs can arrive any more)."""
+    events = settings.events
+    outbox = await _delete_in_chunks(pool, _PRUNE_OUTBOX, events.outbox_retention_hours)
+    processed = await _delete_in_chunks(pool, _PRUNE_PROCESSED, events.stream_retention_hours + 24)
+    if outbox or processed:
+        log.info("pruned %d outbox rows and %d processed-event records", outbox, processed)
+    return {"outbox": outbox, "processed_event": processed}
+
+
+async def prune(ctx: dict[str, Any]) -> dict[str, int]:
+    """arq cron job: `prune_events` with the worker's pool and settings."""
+    return await prune_events(ctx["pool"], ctx["settings"])

@@ -1,0 +1,104 @@
+"""The long-running processes: `usher relay` and `usher worker` (consumer groups + arq)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable, Sequence
+
+from arq.worker import Worker
+from redis.asyncio import Redis
+
+from services.db import create_pool
+from services.settings import Settings
+from workers.consumers import GroupRunner
+from workers.delivery import Consumer
+from workers.registry import CONSUMERS
+from workers.relay import Relay
+from workers.settings import arq_pool, close_worker, worker_settings
+
+log = logging.getLogger("usher.worker")
+
+STOP_GRACE = 2.0  # seconds a consumer may take to finish its batch after SIGTERM
+
+
+def _on_signals(callback: Callable[[], None]) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, callback)
+
+
+def default_consumer_name() -> str:
+    """Unique per process; a restarted worker's leftovers are taken over by XAUTOCLAIM."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def run_relay(settings: Settings) -> None:
+    relay = Relay(settings)
+    _on_signals(relay.stop)
+    await relay.run()
+
+
+def consumer_redis(settings: Settings) -> Redis:
+    """A client whose socket timeout outlasts the blocking XREADGROUP (redis-py #3138)."""
+    redis: Redis = Redis.from_url(
+        settings.redis.url,
+        socket_timeout=settings.events.consumer_block_ms / 1000 + 5,
+        socket_connect_timeout=2,
+    )
+    return redis
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    consumers: Sequence[Consumer] = CONSUMERS,
+    name: str | None = None,
+    jobs: bool = True,
+) -> None:
+    """Run every consumer group (and, with `jobs`, the arq worker) until SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    _on_signals(stop.set)
+    name = name or default_consumer_name()
+    pool = await create_pool(
+        settings.database.url,
+        min_size=1,
+        max_size=max(settings.database.pool_max, len(consumers) + 2),
+    )
+    redis = consumer_redis(settings)
+    arq = await arq_pool(settings)
+    runners = [
+        GroupRunner(c, settings=settings, pool=pool, redis=redis, name=name, arq=arq)
+        for c in consumers
+    ]
+    tasks = [asyncio.create_task(r.run(), name=f"group {r.group}") for r in runners]
+    worker: Worker | None = None
+    if jobs:
+        worker = Worker(**worker_settings(settings, ctx={"pool": pool}, redis_pool=arq))
+        tasks.append(asyncio.create_task(worker.async_run(), name="arq"))
+    log.info("worker %s: groups %s, jobs %s", name, [r.group for r in runners], jobs)
+    try:
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopped:
+                failure = task.exception()
+                if failure is not None:
+                    raise failure
+                log.error("%s ended on its own; stopping", task.get_name())
+    finally:
+        for runner in runners:
+            runner.stop()
+        if worker is not None:
+            await close_worker(worker)
+        _, late = await asyncio.wait(tasks, timeout=STOP_GRACE)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if worker is None:
+            await arq.aclose()
+        await redis.aclose()
+        await pool.close()

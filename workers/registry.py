@@ -1,0 +1,10 @@
+"""Every consumer group the worker runs. Adding one is one line here (docs/streams.md, "Adding a
+consumer"): a group name, and a handler `async (delivery, event) -> None` that writes its effect
+through `delivery.conn` (or hands it to an arq job with `delivery.enqueue`)."""
+
+from __future__ import annotations
+
+from workers.delivery import Consumer
+from workers.last_event import record_last_event
+
+CONSUMERS: tuple[Consumer, ...] = (Consumer("last-event", record_last_event),)

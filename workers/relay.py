@@ -1,0 +1,221 @@
+"""The relay: moves committed outbox rows to the events Redis Stream, in order, exactly once.
+
+One relay leads at a time: it holds a session advisory lock on its own (unpooled) connection,
+LISTENs there for the outbox trigger's NOTIFY and falls back to polling. Other relays wait as hot
+standbys and take over within `STANDBY_POLL` seconds when the leader's session ends.
+
+Each batch: read up to `relay_batch_size` unpublished rows in `position` order, XADD them all in
+one Lua script (atomic, and refused unless this relay still holds the fence token in Redis), then
+mark them published in one UPDATE. docs/streams.md explains why this keeps every aggregate's
+commit order, and what a transaction must do for that to hold.
+
+Failures:
+- Redis unreachable: the rows stay unpublished in PostgreSQL; the relay retries with backoff and
+  drains the backlog in order once Redis answers.
+- A crash (or lost connection) between the XADD and the UPDATE: the next leader sets a new fence
+  token, reads the stream's tail and marks the rows it finds there as published, so they are not
+  added twice. Consumers still drop duplicates by event id, for the cases no relay can see (a
+  deposed leader whose script ran before the fence moved is in the tail too; a Redis that lost
+  its data is not).
+- PostgreSQL unreachable: the relay steps down, reconnects with backoff and stands for leader again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from uuid import UUID
+
+import asyncpg
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from services.ids import uuid7
+from services.settings import Settings
+from workers.constants import NOTIFY_CHANNEL, RELAY_FENCE, RELAY_LOCK, key
+
+log = logging.getLogger("usher.relay")
+
+STANDBY_POLL = 0.25  # seconds between a standby's attempts to take the lock
+BACKOFF_START = 0.05
+BACKOFF_MAX = 2.0
+TAIL_MIN = 1000  # stream entries read back on recovery, at least
+
+# KEYS: fence key, stream. ARGV: fence token, MINID, then (id, type, event) per entry.
+_PUBLISH = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+    return redis.error_reply('FENCED this relay is no longer the leader')
+end
+local n = 0
+for i = 3, #ARGV, 3 do
+    redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[2], '*',
+        'id', ARGV[i], 'type', ARGV[i + 1], 'event', ARGV[i + 2])
+    n = n + 1
+end
+return n
+"""
+
+_SELECT_BATCH = """
+    SELECT position, event_id, event_type, payload::text AS payload
+    FROM outbox
+    WHERE published_at IS NULL
+    ORDER BY position
+    LIMIT $1
+"""
+_MARK_PUBLISHED = "UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])"
+_MARK_RECOVERED = """
+    UPDATE outbox SET published_at = now()
+    WHERE published_at IS NULL AND event_id = ANY($1::uuid[])
+"""
+
+
+class StepDown(Exception):
+    """This relay can no longer prove it leads: drop the connection and stand again."""
+
+
+class Relay:
+    """One relay process's loop; `await run()` until `stop()` is called."""
+
+    def __init__(self, settings: Settings, redis: Redis | None = None) -> None:
+        self.settings = settings
+        self.events = settings.events
+        self.stream = settings.redis.events_stream
+        self.fence_key = key(settings.redis, RELAY_FENCE)
+        self._own_redis = redis is None
+        self.redis = redis or Redis.from_url(
+            settings.redis.url, socket_timeout=5, socket_connect_timeout=2
+        )
+        self._publish = self.redis.register_script(_PUBLISH)
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.leading = False
+        self.published = 0  # events added to the stream by this relay (for logs and tests)
+        self.recovered = 0  # rows found already in the stream and only marked published
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = BACKOFF_START
+        try:
+            while not self._stopping:
+                try:
+                    conn = await asyncpg.connect(
+                        self.settings.database.url,
+                        # A lost "published" mark only means a re-publish, which the tail
+                        # check and the consumers absorb: no need to wait for the WAL flush.
+                        server_settings={
+                            "application_name": f"usher relay {os.getpid()}",
+                            "synchronous_commit": "off",
+                        },
+                    )
+                except (OSError, asyncpg.PostgresError) as exc:
+                    log.warning("cannot reach PostgreSQL (%s); retrying", exc)
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, BACKOFF_MAX)
+                    continue
+                backoff = BACKOFF_START
+                try:
+                    if await self._stand(conn):
+                        await self._lead(conn)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, StepDown) as exc:
+                    log.warning("relay stepping down: %s", exc)
+                    await self._sleep(BACKOFF_START)
+                finally:
+                    self.leading = False
+                    conn.terminate()  # ends the session, and with it the advisory lock
+        finally:
+            if self._own_redis:
+                await self.redis.aclose()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, waking early on NOTIFY or stop()."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _stand(self, conn: asyncpg.Connection) -> bool:
+        """Wait as a hot standby until this session holds the relay lock (True), or stop (False)."""
+        waiting_logged = False
+        while not self._stopping:
+            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
+                return True
+            if not waiting_logged:
+                log.info("another relay leads; standing by")
+                waiting_logged = True
+            await asyncio.sleep(STANDBY_POLL)
+        return False
+
+    async def _lead(self, conn: asyncpg.Connection) -> None:
+        def notified(*_: object) -> None:
+            self._wake.set()
+
+        await conn.add_listener(NOTIFY_CHANNEL, notified)
+        self.leading = True
+        token = str(uuid7())
+        log.info("relay leads (fence %s)", token)
+        poll = self.events.relay_poll_ms / 1000
+        recover = True
+        backoff = BACKOFF_START
+        outage_since: float | None = None
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                if recover:
+                    await self._recover(conn, token)
+                    recover = False
+                published = await self._publish_batch(conn, token)
+            except RedisError as exc:
+                # Unreachable, loading, out of memory, or fenced (the fence key vanished with a
+                # Redis that lost its data): the rows wait in PostgreSQL either way.
+                if outage_since is None:
+                    outage_since = time.monotonic()
+                    log.warning("cannot publish (%s); outbox rows wait in PostgreSQL", exc)
+                await conn.execute("SELECT 1")  # still leading? (raises if the session is gone)
+                recover = True
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                continue
+            if outage_since is not None:
+                log.info("Redis is back after %.1f s; draining", time.monotonic() - outage_since)
+                outage_since = None
+                backoff = BACKOFF_START
+            if published < self.events.relay_batch_size:
+                await self._sleep(poll)
+
+    async def _recover(self, conn: asyncpg.Connection, token: str) -> None:
+        """Take the fence, then mark as published the rows a previous batch already added."""
+        await self.redis.set(self.fence_key, token)
+        count = max(TAIL_MIN, 2 * self.events.relay_batch_size)
+        tail = await self.redis.xrevrange(self.stream, count=count)
+        ids: list[UUID] = []
+        for _, fields in tail:
+            try:
+                ids.append(UUID(fields[b"id"].decode()))
+            except (KeyError, ValueError, UnicodeDecodeError):
+                continue
+        if ids:
+            status = await conn.execute(_MARK_RECOVERED, ids)
+            found = int(status.split()[-1])
+            if found:
+                log.info("%d outbox rows were already in the stream; marked published", found)
+                self.recovered += found
+
+    async def _publish_batch(self, conn: asyncpg.Connection, token: str) -> int:
+        rows = await conn.fetch(_SELECT_BATCH, self.events.relay_batch_size)
+        if not rows:
+            return 0
+        min_id = int(time.time() * 1000) - self.events.stream_retention_hours * 3_600_000
+        args: list[str] = [token, str(max(min_id, 0))]
+        for row in rows:
+            args += (str(row["event_id"]), row["event_type"], row["payload"])
+        await self._publish(keys=[self.fence_key, self.stream], args=args)
+        await self._mark_published(conn, [row["position"] for row in rows])
+        self.published += len(rows)
+        return len(rows)
+
+    async def _mark_published(self, conn: asyncpg.Connection, positions: list[int]) -> None:
+        await conn.execute(_MARK_PUBLISHED, positions)

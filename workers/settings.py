@@ -1,0 +1,114 @@
+"""arq worker settings: the job functions, cron jobs, the msgspec serializer and prefixed names.
+
+Adding a job: write `async def my_job(ctx, some_id: str) -> ...` (idempotent; `ctx["pool"]` is the
+asyncpg pool, `ctx["settings"]` the settings) and add it to `JOBS`; enqueue it from a handler with
+`delivery.enqueue("my_job", some_id)` or from anywhere with `workers.jobs.enqueue`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+from arq.connections import ArqRedis, create_pool
+from arq.connections import RedisSettings as ArqRedisSettings
+from arq.cron import CronJob, cron
+from arq.worker import Function, Worker
+
+from services.db import create_pool as create_db_pool
+from services.settings import Settings
+from workers.constants import ARQ_HEALTH, ARQ_QUEUE, key
+from workers.jobs import deserialize, prune, serialize
+
+# Job functions, each wrapped by `arq.worker.func` with its own timeout and tries where the
+# defaults (USHER_JOB_TIMEOUT_SECONDS, USHER_JOB_TRIES) do not fit.
+JOBS: list[Function] = []
+PRUNE_MINUTES = set(range(0, 60, 10))
+
+
+def cron_jobs(settings: Settings) -> list[CronJob]:
+    # A cron job's id is "<name>:<run time>": the name carries the prefix so its keys do too.
+    return [
+        cron(
+            prune,
+            name=key(settings.redis, "prune"),
+            minute=PRUNE_MINUTES,
+            second=0,
+            unique=True,
+            timeout=300,
+            max_tries=1,
+        )
+    ]
+
+
+def arq_redis_settings(settings: Settings) -> ArqRedisSettings:
+    return ArqRedisSettings.from_dsn(settings.redis.url)
+
+
+async def arq_pool(settings: Settings) -> ArqRedis:
+    """An arq client for enqueueing: msgspec serializer, this deployment's queue."""
+    return await create_pool(
+        arq_redis_settings(settings),
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        default_queue_name=key(settings.redis, ARQ_QUEUE),
+    )
+
+
+async def _startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    if "pool" not in ctx:
+        ctx["pool"] = await create_db_pool(
+            settings.database.url,
+            min_size=1,
+            max_size=settings.database.pool_max,
+        )
+        ctx["own_pool"] = True
+
+
+async def _shutdown(ctx: dict[str, Any]) -> None:
+    if ctx.pop("own_pool", False):
+        await ctx.pop("pool").close()
+
+
+def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    """Keyword arguments for `arq.worker.Worker`; pass `ctx={"pool": ...}` to share a pool."""
+    events = settings.events
+    options: dict[str, Any] = {
+        "functions": list(JOBS),
+        "cron_jobs": cron_jobs(settings),
+        "queue_name": key(settings.redis, ARQ_QUEUE),
+        "health_check_key": key(settings.redis, ARQ_HEALTH),
+        "redis_settings": arq_redis_settings(settings),
+        "job_serializer": serialize,
+        "job_deserializer": deserialize,
+        "job_timeout": events.job_timeout_seconds,
+        "max_tries": events.job_tries,
+        "on_startup": _startup,
+        "on_shutdown": _shutdown,
+        "handle_signals": False,
+        "ctx": {"settings": settings},
+    }
+    ctx = {**options["ctx"], **overrides.pop("ctx", {})}
+    return {**options, **overrides, "ctx": ctx}
+
+
+async def close_worker(worker: Worker) -> None:
+    """Stop an arq worker and close its connections.
+
+    `Worker.close()` awaits the jobs it has just cancelled (raising CancelledError when one was
+    running) and calls redis-py's deprecated `close()`; this does the same steps without those.
+    A job cancelled here still used up one of its tries (arq #267).
+    """
+    worker.handle_sig(signal.SIGUSR1)
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+    if worker.main_task is not None:
+        await asyncio.gather(worker.main_task, return_exceptions=True)
+    pool: ArqRedis | None = getattr(worker, "_pool", None)
+    if pool is None:
+        return
+    await pool.delete(worker.health_check_key)
+    if worker.on_shutdown:
+        await worker.on_shutdown(worker.ctx)
+    await pool.aclose(close_connection_pool=True)
