@@ -22,7 +22,9 @@ from uuid import UUID
 import asyncpg
 from arq import Retry
 
+from schemas.events import Event, HoldExtended, SeatsHeld
 from services.box_office.service import expire_hold, sweep_expired_holds
+from workers.delivery import Delivery
 
 # A job that finds its hold live until at most this much later retries then (the worker's clock
 # may run a little ahead of the API's); later than that, the hold was extended and has its own job.
@@ -42,6 +44,16 @@ async def defer_expiry(arq: Any, prefix: str, hold_id: UUID, expires_at: datetim
         str(hold_id),
         _job_id=expiry_job_id(prefix, hold_id, expires_at),
         _defer_until=expires_at,
+    )
+
+
+async def schedule_expiry(delivery: Delivery, event: Event) -> None:
+    """The `hold-expiry` consumer: a hold made or extended gets a job at its new expires_at."""
+    assert isinstance(event, SeatsHeld | HoldExtended)
+    if delivery.arq is None:
+        raise RuntimeError("the hold-expiry consumer needs an arq connection")
+    await defer_expiry(
+        delivery.arq, delivery.settings.redis.prefix, event.hold_id, event.expires_at
     )
 
 

@@ -4,7 +4,12 @@ through `delivery.conn` (or hands it to an arq job with `delivery.enqueue`)."""
 
 from __future__ import annotations
 
+from schemas.events import HoldExtended, SeatsHeld
 from workers.delivery import Consumer
+from workers.holds import schedule_expiry
 from workers.last_event import record_last_event
 
-CONSUMERS: tuple[Consumer, ...] = (Consumer("last-event", record_last_event),)
+CONSUMERS: tuple[Consumer, ...] = (
+    Consumer("last-event", record_last_event),
+    Consumer("hold-expiry", schedule_expiry, types=(SeatsHeld, HoldExtended)),
+)

@@ -14,16 +14,17 @@ from typing import Any
 from arq.connections import ArqRedis, create_pool
 from arq.connections import RedisSettings as ArqRedisSettings
 from arq.cron import CronJob, cron
-from arq.worker import Function, Worker
+from arq.worker import Function, Worker, func
 
 from services.db import create_pool as create_db_pool
 from services.settings import Settings
 from workers.constants import ARQ_HEALTH, ARQ_QUEUE, key
+from workers.holds import expire_hold_job, sweep_holds
 from workers.jobs import deserialize, prune, serialize
 
 # Job functions, each wrapped by `arq.worker.func` with its own timeout and tries where the
 # defaults (USHER_JOB_TIMEOUT_SECONDS, USHER_JOB_TRIES) do not fit.
-JOBS: list[Function] = []
+JOBS: list[Function] = [func(expire_hold_job, timeout=30, max_tries=5)]
 PRUNE_MINUTES = set(range(0, 60, 10))
 
 
@@ -38,7 +39,18 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
             unique=True,
             timeout=300,
             max_tries=1,
-        )
+        ),
+        # Holds past their time that no expiry job has handled (a lost job, a worker that was
+        # down): released within 15 s at the latest.
+        cron(
+            sweep_holds,
+            name=key(settings.redis, "sweep-holds"),
+            second={0, 15, 30, 45},
+            run_at_startup=True,
+            unique=True,
+            timeout=60,
+            max_tries=1,
+        ),
     ]
 
 
