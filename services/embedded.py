@@ -147,27 +147,23 @@ def embedded_postgres(pgdata: Path, *, durable: bool = True) -> Iterator[Embedde
             folder=pgdata, socket_dir=Path(info.socket_dir), port=info.port or 5432, pid=info.pid
         )
         if not durable:
-            _tune_for_tests(running)
+            _tune_for_tests(module, running)
         yield running
     finally:
         _stop_postgres(module, pgdata, system_user)
 
 
-def _tune_for_tests(server: EmbeddedPostgres) -> None:
-    import asyncio
+def _tune_for_tests(module: Any, server: EmbeddedPostgres) -> None:
+    """fsync and synchronous commit off (both take effect on reload), through the bundled psql so
+    that it works with or without a running event loop."""
+    statements = [f"ALTER SYSTEM SET {name} = off" for name in _UNSAFE_FOR_SPEED]
+    args = ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", server.url()]
+    for statement in [*statements, "SELECT pg_reload_conf()"]:
+        args += ["-c", statement]
+    module.psql(args)
 
-    import asyncpg
 
-    async def tune() -> None:
-        conn = await asyncpg.connect(server.url())
-        try:
-            for name in ("fsync", "synchronous_commit", "full_page_writes"):
-                await conn.execute(f"ALTER SYSTEM SET {name} = off")
-            await conn.execute("SELECT pg_reload_conf()")
-        finally:
-            await conn.close()
-
-    asyncio.run(tune())
+_UNSAFE_FOR_SPEED = ("fsync", "synchronous_commit", "full_page_writes")
 
 
 # Valkey -------------------------------------------------------------------------------------

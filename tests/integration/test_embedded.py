@@ -107,3 +107,42 @@ def test_a_taken_port_is_an_error_not_a_hang(folder: Path):
         embedded_valkey(folder / "b", durable=False, port=kv.port),
     ):
         pass
+
+
+async def test_with_no_server_answering_the_tests_start_their_own(monkeypatch):
+    import tests.servers
+
+    for name in ("TEST_DATABASE_URL", "TEST_REDIS_URL", "USHER_TEST_SERVERS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(tests.servers, "_answers", lambda host, port: False)
+    with tests.servers.find_servers() as (database, redis_url):
+        folder = Path(database.split("host=", 1)[1]).parent
+        conn = await asyncpg.connect(database)
+        assert await conn.fetchval("SHOW fsync") == "off"  # throw-away: speed over safety
+        await conn.close()
+        with redis.Redis.from_url(redis_url) as client:
+            assert client.ping()
+            pid = client.info("server")["process_id"]
+    assert _gone(pid)
+    assert not folder.exists()
+
+
+def test_a_configured_database_is_kept_and_only_redis_is_started(monkeypatch):
+    import tests.servers
+
+    monkeypatch.setenv("TEST_DATABASE_URL", "postgresql://postgres@db.invalid/postgres")
+    monkeypatch.delenv("TEST_REDIS_URL", raising=False)
+    monkeypatch.delenv("USHER_TEST_SERVERS", raising=False)
+    monkeypatch.setattr(tests.servers, "_answers", lambda host, port: False)
+    with tests.servers.find_servers() as (database, redis_url):
+        assert database == "postgresql://postgres@db.invalid/postgres"
+        with redis.Redis.from_url(redis_url) as client:
+            assert client.ping()
+
+
+def test_an_unknown_server_mode_is_refused(monkeypatch):
+    import tests.servers
+
+    monkeypatch.setenv("USHER_TEST_SERVERS", "docker")
+    with pytest.raises(RuntimeError, match="USHER_TEST_SERVERS"), tests.servers.find_servers():
+        pass
