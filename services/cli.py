@@ -90,11 +90,12 @@ def cmd_create_staff(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    settings = get_settings()
     uvicorn.run(
         "services.app:create_app",
         factory=True,
-        host=args.host,
-        port=args.port,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
         workers=args.workers,
         log_level=args.log_level,
         access_log=args.access_log,
@@ -170,13 +171,23 @@ def cmd_events_doc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dev(args: argparse.Namespace) -> int:
+    from services.devstack import run
+
+    return run()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="usher", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    sub.add_parser(
+        "dev", help="the whole system with demo data, on embedded servers unless configured"
+    ).set_defaults(run=cmd_dev)
+
     serve = sub.add_parser("serve", help="run the API (uvicorn)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", help="default: USHER_HOST (127.0.0.1)")
+    serve.add_argument("--port", type=int, help="default: USHER_PORT (8000)")
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action="store_true")

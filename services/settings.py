@@ -16,11 +16,15 @@ class DatabaseSettings(msgspec.Struct, frozen=True):
     url: str
     pool_min: int = 2
     pool_max: int = 20
+    # False when USHER_DATABASE_URL is unset: `usher dev` then starts an embedded server.
+    configured: bool = True
 
 
 class RedisSettings(msgspec.Struct, frozen=True):
     url: str
     prefix: str = "usher:"
+    # False when USHER_REDIS_URL is unset: `usher dev` then starts an embedded server.
+    configured: bool = True
 
     @property
     def events_stream(self) -> str:
@@ -73,9 +77,16 @@ class Settings(msgspec.Struct, frozen=True):
     box_office: BoxOfficeSettings
     mail: MailSettings
     events: EventSettings = EventSettings()
+    host: str = "127.0.0.1"
+    port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
     data_dir: str = ".usher"
     debug: bool = False
+
+    @property
+    def local_url(self) -> str:
+        """The API's address as seen from this machine (the public URL may be a proxy's)."""
+        return _local_url(self.host, self.port)
 
 
 DEV_SECRET = "usher-dev-secret-change-me-in-production"
@@ -83,6 +94,10 @@ DEV_SECRET = "usher-dev-secret-change-me-in-production"
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"USHER_{name}", default)
+
+
+def _is_set(name: str) -> bool:
+    return os.environ.get(f"USHER_{name}", "") != ""
 
 
 def _int(name: str, default: int) -> int:
@@ -95,18 +110,29 @@ def _int(name: str, default: int) -> int:
         raise RuntimeError(f"USHER_{name} must be a whole number, got {raw!r}") from exc
 
 
+def _local_url(host: str, port: int) -> str:
+    """Where a client on this machine reaches an API bound to host:port."""
+    if host in {"0.0.0.0", "::", ""}:
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Read the settings from the USHER_* environment variables (cached)."""
+    host = _env("HOST", "127.0.0.1")
+    port = _int("PORT", 8000)
     return Settings(
         database=DatabaseSettings(
-            url=_env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/usher"),
+            url=_env("DATABASE_URL", "") or "postgresql://postgres@127.0.0.1:5432/usher",
             pool_min=_int("DB_POOL_MIN", 2),
             pool_max=_int("DB_POOL_MAX", 20),
+            configured=_is_set("DATABASE_URL"),
         ),
         redis=RedisSettings(
-            url=_env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            url=_env("REDIS_URL", "") or "redis://127.0.0.1:6379/0",
             prefix=_env("REDIS_PREFIX", "usher:"),
+            configured=_is_set("REDIS_URL"),
         ),
         auth=AuthSettings(
             secret=_env("SECRET_KEY", DEV_SECRET),
@@ -140,7 +166,9 @@ def get_settings() -> Settings:
             job_timeout_seconds=_int("JOB_TIMEOUT_SECONDS", 60),
             job_tries=_int("JOB_TRIES", 5),
         ),
-        public_url=_env("PUBLIC_URL", "http://127.0.0.1:8000"),
-        data_dir=_env("DATA_DIR", ".usher"),
+        host=host,
+        port=port,
+        public_url=_env("PUBLIC_URL", "") or _local_url(host, port),
+        data_dir=_env("DATA_DIR", "") or ".usher",
         debug=_env("DEBUG", "") in {"1", "true", "yes"},
     )

@@ -26,8 +26,10 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def servers() -> tuple[str, str]:
-    return find_servers()
+def servers() -> Iterator[tuple[str, str]]:
+    """(admin PostgreSQL URL, Redis URL); embedded servers started for the run stop after it."""
+    with find_servers() as found:
+        yield found
 
 
 @pytest.fixture(scope="session")

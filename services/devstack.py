@@ -1,0 +1,291 @@
+"""`usher dev`: the whole system on one machine, with one command.
+
+With USHER_DATABASE_URL / USHER_REDIS_URL unset it starts PostgreSQL and Valkey from pip wheels
+with their data in USHER_DATA_DIR (default `.usher/` in the repo root), so the data outlives a
+restart; then it creates the `usher` database if missing, applies the migrations, loads the demo
+programme and runs every process in PROCESSES as a child with the right USHER_* environment.
+
+Ctrl-C (SIGINT), SIGTERM or SIGHUP stops the children first, then the embedded servers. A child
+that dies on its own is reported, the rest are stopped, and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from types import FrameType
+from typing import NamedTuple
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from services.embedded import die_with_parent, embedded_postgres, embedded_valkey, stop_process
+from services.settings import Settings, get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_SECONDS = 60.0
+STOP_SECONDS = 20.0
+
+
+class Process(NamedTuple):
+    """A child of `usher dev`: a name for messages and the `usher` command line it runs."""
+
+    name: str
+    args: tuple[str, ...]
+
+
+# Every process the system needs, started in this order and stopped in the reverse one.
+# The API reads its host and port from USHER_HOST / USHER_PORT, which `usher dev` passes on.
+PROCESSES: tuple[Process, ...] = (
+    Process("api", ("serve",)),
+    Process("relay", ("relay",)),
+    Process("worker", ("worker",)),
+)
+
+
+class Stack(NamedTuple):
+    database_url: str
+    redis_url: str
+    data_dir: Path | None  # None when both servers are the configured ones
+
+
+class DevStackFailed(Exception):
+    """A child died on its own, or the API never answered."""
+
+
+def data_dir(settings: Settings) -> Path:
+    """USHER_DATA_DIR, a relative one taken from the repo root (so any working folder works)."""
+    return (ROOT / Path(settings.data_dir).expanduser()).resolve()
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL naming another database."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def without_password(url: str) -> str:
+    """The URL to print: a password in it is masked."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+async def prepare_database(url: str, today: date) -> list[str]:
+    """Create the URL's database if missing, migrate it and load the demo data; returns the
+    migrations applied now."""
+    from services.db import connect
+    from services.db.migrate import apply_migrations
+    from services.demo import load_demo_data
+
+    name = urlsplit(url).path.lstrip("/")
+    try:
+        conn = await connect(url)
+    except asyncpg.InvalidCatalogNameError:
+        admin = await asyncpg.connect(with_database(url, "postgres"))
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        except asyncpg.DuplicateDatabaseError:
+            pass  # another process got there first
+        finally:
+            await admin.close()
+        conn = await connect(url)
+    try:
+        applied = await apply_migrations(conn)
+        await load_demo_data(conn, today)
+    finally:
+        await conn.close()
+    return applied
+
+
+@contextlib.contextmanager
+def servers(settings: Settings) -> Iterator[Stack]:
+    """The configured servers, or embedded ones in the data folder for those not configured."""
+    database, redis = settings.database.url, settings.redis.url
+    if settings.database.configured and settings.redis.configured:
+        yield Stack(database, redis, None)
+        return
+    folder = data_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        if not settings.database.configured:
+            print(f"usher dev: starting PostgreSQL in {folder / 'postgres'}", flush=True)
+            database = stack.enter_context(embedded_postgres(folder / "postgres")).url("usher")
+        if not settings.redis.configured:
+            print(f"usher dev: starting Valkey in {folder / 'valkey'}", flush=True)
+            redis = stack.enter_context(embedded_valkey(folder / "valkey")).url
+        try:
+            yield Stack(database, redis, folder)
+        finally:
+            print("usher dev: stopping the embedded servers", flush=True)
+
+
+def child_environment(settings: Settings, stack: Stack) -> dict[str, str]:
+    path = os.environ.get("PYTHONPATH", "")
+    return {
+        **os.environ,
+        "USHER_DATABASE_URL": stack.database_url,
+        "USHER_REDIS_URL": stack.redis_url,
+        "USHER_HOST": settings.host,
+        "USHER_PORT": str(settings.port),
+        "USHER_PUBLIC_URL": settings.public_url,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{path}" if path else str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def start(process: Process, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Run `usher <args>` as a child in its own process group: a Ctrl-C at the terminal reaches
+    only `usher dev`, which stops the children in order; they die with it if it is killed."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", *process.args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=die_with_parent(),
+    )
+
+
+def port_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _api_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _check(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    for name, child in children.items():
+        code = child.poll()
+        if code is not None:
+            how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited ({code})"
+            raise DevStackFailed(f"{name} {how} unexpectedly")
+
+
+def supervise(
+    children: dict[str, subprocess.Popen[bytes]], settings: Settings, stack: Stack
+) -> None:
+    """Print where everything is once the API answers, then watch the children until a signal
+    (KeyboardInterrupt) or until one of them dies (DevStackFailed)."""
+    deadline = time.monotonic() + READY_SECONDS
+    while not _api_answers(settings.local_url):
+        _check(children)
+        if time.monotonic() > deadline:
+            raise DevStackFailed(f"the API did not answer on {settings.local_url} in time")
+        time.sleep(0.2)
+    print(banner(settings, stack), flush=True)
+    while True:
+        _check(children)
+        time.sleep(0.2)
+
+
+def banner(settings: Settings, stack: Stack) -> str:
+    from services.demo import DEMO_MANAGER, DEMO_STAFF
+
+    api = settings.local_url
+    data = str(stack.data_dir) if stack.data_dir else "in the configured servers"
+    return "\n".join(
+        [
+            "",
+            "Usher is running. Ctrl-C stops everything.",
+            f"  API        {api}/v1/screenings?feature=assistive_listening",
+            f"  OpenAPI    {api}/schema  (document: {api}/schema/openapi.json)",
+            f"  Swagger    {api}/schema/swagger",
+            f"  manager    {DEMO_MANAGER[0]} / {DEMO_MANAGER[1]}",
+            f"  staff      {DEMO_STAFF[0]} / {DEMO_STAFF[1]}",
+            f"  database   {without_password(stack.database_url)}",
+            f"  redis      {without_password(stack.redis_url)}",
+            f"  data       {data}",
+            f"  processes  {', '.join(p.name for p in PROCESSES)}",
+            "",
+        ]
+    )
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to every child at once, then wait for each (SIGKILL after STOP_SECONDS)."""
+    running = {name: child for name, child in children.items() if child.poll() is None}
+    for child in running.values():
+        child.terminate()
+    for name, child in reversed(running.items()):
+        code = stop_process(child, STOP_SECONDS)
+        if code not in (0, -signal.SIGTERM):
+            print(f"usher dev: {name} stopped with status {code}", file=sys.stderr, flush=True)
+
+
+# SIGINT first; SIGHUP (a closed terminal) where the system has it.
+_STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+def run() -> int:
+    """`usher dev`; returns the exit status (0 when stopped by a signal, 1 on a failure)."""
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    settings = get_settings()
+    if not port_free(settings.host, settings.port):
+        print(
+            f"usher dev: {settings.host}:{settings.port} is taken; set USHER_PORT to a free port",
+            file=sys.stderr,
+        )
+        return 1
+    # SIGTERM and SIGHUP unwind like Ctrl-C, so every `with` below cleans up after itself.
+    for signum in _STOP_SIGNALS[1:]:
+        signal.signal(signum, _interrupt)
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    status = 0
+    try:
+        with servers(settings) as stack:
+            try:
+                applied = asyncio.run(prepare_database(stack.database_url, date.today()))
+                if applied:
+                    print(f"usher dev: applied {', '.join(applied)}", flush=True)
+                env = child_environment(settings, stack)
+                for process in PROCESSES:
+                    children[process.name] = start(process, env)
+                supervise(children, settings, stack)
+            except DevStackFailed as exc:
+                print(f"usher dev: {exc}; stopping everything", file=sys.stderr, flush=True)
+                status = 1
+            finally:
+                for signum in _STOP_SIGNALS:  # stopping is not to be interrupted half-way
+                    signal.signal(signum, signal.SIG_IGN)
+                _stop_children(children)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum in _STOP_SIGNALS[1:]:
+            signal.signal(signum, signal.SIG_DFL)
+    print("usher dev: stopped", flush=True)
+    return status
