@@ -109,10 +109,6 @@ class Pace:
             self._start, self._count = now, 0
 
 
-class StepDown(Exception):
-    """This relay can no longer prove it leads: drop the connection and stand again."""
-
-
 class Relay:
     """One relay process's loop; `await run()` until `stop()` is called."""
 
@@ -159,7 +155,7 @@ class Relay:
                 try:
                     if await self._stand(conn):
                         await self._lead(conn)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, StepDown) as exc:
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("relay stepping down: %s", exc)
                     await self._sleep(BACKOFF_START)
                 finally:
