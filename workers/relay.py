@@ -1,4 +1,4 @@
-"""The relay: moves committed outbox rows to the events Redis Stream, in order, exactly once.
+"""The relay: moves committed outbox rows to the events Redis Stream, in order, without loss.
 
 One relay leads at a time: it holds a session advisory lock on its own (unpooled) connection,
 LISTENs there for the outbox trigger's NOTIFY and falls back to polling. Other relays wait as hot

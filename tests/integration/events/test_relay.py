@@ -93,7 +93,10 @@ async def test_writers_do_not_notify_while_the_relay_is_busy(
 
     listener = await asyncpg.connect(settings.database.url)
     await listener.add_listener("usher_outbox", count)
-    async with running(Relay(settings)):
+    busy_early = msgspec.structs.replace(
+        settings, events=msgspec.structs.replace(settings.events, relay_busy_rate=50)
+    )
+    async with running(Relay(busy_early)):
         written = await write_events(db, screenings, 1000, writers=8)
         await wait_until(published(db))
     await listener.close()
@@ -212,11 +215,14 @@ async def test_relays_killed_mid_batch_lose_and_reorder_nothing(
     db: asyncpg.Pool,
     processes: Processes,
 ) -> None:
-    """Leaders are SIGKILLed while writers commit; a standby takes over each time."""
+    """Leaders are SIGKILLed while writers commit; a standby takes over each time. The
+    consumer group still applies every event once."""
     small = msgspec.structs.replace(
         settings, events=msgspec.structs.replace(settings.events, relay_batch_size=20)
     )
     relays = [processes.start(small, "relay") for _ in range(2)]
+    consumer = group_runner(settings, db, redis)
+    consuming = asyncio.create_task(consumer.run())
     writing = asyncio.create_task(write_events(db, screenings, 1000, writers=6))
     kills = 0
     deadline = time.monotonic() + 30
@@ -233,7 +239,11 @@ async def test_relays_killed_mid_batch_lose_and_reorder_nothing(
                 break
     written = await writing
     await wait_until(published(db), within=30)
+    await wait_until(effects_caught_up(db), within=30)
+    consumer.stop()
+    await consuming
     check_stream(await stream_entries(redis, settings.redis.events_stream), written)
+    await assert_effects_once(db, written)
     for proc in relays:
         proc.terminate()  # SIGTERM: a clean stop
         assert proc.wait(timeout=15) == 0, processes.logs()
