@@ -1,8 +1,16 @@
-"""The relay: moves committed outbox rows to the events Redis Stream, in order, exactly once.
+"""The relay: moves committed outbox rows to the events Redis Stream, in order, without loss.
 
 One relay leads at a time: it holds a session advisory lock on its own (unpooled) connection,
 LISTENs there for the outbox trigger's NOTIFY and falls back to polling. Other relays wait as hot
 standbys and take over within `STANDBY_POLL` seconds when the leader's session ends.
+
+The doorbell (003_event_backbone.sql): PostgreSQL serializes the commits of every transaction
+that sent a NOTIFY, WAL flush included, which caps event-writing transactions near one per fsync.
+So writers NOTIFY only while the relay has armed the doorbell: while events come slower than
+`relay_busy_rate`/s (a NOTIFY wakes the relay at once, the lowest latency); faster than that,
+the relay disarms it and polls every ACTIVE_POLL instead. Before it sleeps again it arms the
+doorbell and waits until every transaction that may have read it disarmed has ended, so a
+wake-up is never lost (writers at READ COMMITTED, as our stores are); at worst the poll finds it.
 
 Each batch: read up to `relay_batch_size` unpublished rows in `position` order, XADD them all in
 one Lua script (atomic, and refused unless this relay still holds the fence token in Redis), then
@@ -43,6 +51,7 @@ STANDBY_POLL = 0.25  # seconds between a standby's attempts to take the lock
 BACKOFF_START = 0.05
 BACKOFF_MAX = 2.0
 TAIL_MIN = 1000  # stream entries read back on recovery, at least
+ACTIVE_POLL = 0.002  # seconds between looks while busy
 
 # KEYS: fence key, stream. ARGV: fence token, MINID, then (id, type, event) per entry.
 _PUBLISH = """
@@ -65,6 +74,12 @@ _SELECT_BATCH = """
     ORDER BY position
     LIMIT $1
 """
+_DOORBELL = """
+    INSERT INTO outbox_doorbell (id, armed) VALUES (true, $1)
+    ON CONFLICT (id) DO UPDATE SET armed = EXCLUDED.armed
+"""
+_NEXT_XID = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text"
+_HORIZON_PASSED = "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8"
 _MARK_PUBLISHED = "UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])"
 _MARK_RECOVERED = """
     UPDATE outbox SET published_at = now()
@@ -72,8 +87,26 @@ _MARK_RECOVERED = """
 """
 
 
-class StepDown(Exception):
-    """This relay can no longer prove it leads: drop the connection and stand again."""
+class Pace:
+    """Whether the relay is busy: from `busy_rate` events/s it polls every ACTIVE_POLL with
+    the doorbell disarmed; below half that rate it sleeps until a NOTIFY again."""
+
+    WINDOW = 0.1  # seconds over which the rate is measured
+
+    def __init__(self, busy_rate: int) -> None:
+        self.busy_rate = busy_rate
+        self.busy = False
+        self._start = time.monotonic()
+        self._count = 0
+
+    def count(self, published: int) -> None:
+        self._count += published
+        now = time.monotonic()
+        elapsed = now - self._start
+        if elapsed >= self.WINDOW:
+            rate = self._count / elapsed
+            self.busy = rate >= (self.busy_rate / 2 if self.busy else self.busy_rate)
+            self._start, self._count = now, 0
 
 
 class Relay:
@@ -122,7 +155,7 @@ class Relay:
                 try:
                     if await self._stand(conn):
                         await self._lead(conn)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, StepDown) as exc:
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("relay stepping down: %s", exc)
                     await self._sleep(BACKOFF_START)
                 finally:
@@ -158,6 +191,11 @@ class Relay:
         token = str(uuid7())
         log.info("relay leads (fence %s)", token)
         poll = self.events.relay_poll_ms / 1000
+        batch_size = self.events.relay_batch_size
+        pace = Pace(self.events.relay_busy_rate)
+        horizon: str | None = await self._ring(conn, armed=True)
+        armed = True
+        settle = ACTIVE_POLL
         recover = True
         backoff = BACKOFF_START
         outage_since: float | None = None
@@ -183,8 +221,34 @@ class Relay:
                 log.info("Redis is back after %.1f s; draining", time.monotonic() - outage_since)
                 outage_since = None
                 backoff = BACKOFF_START
-            if published < self.events.relay_batch_size:
-                await self._sleep(poll)
+            pace.count(published)
+            if pace.busy:  # poll, with the doorbell disarmed: writers skip their NOTIFY
+                if armed:
+                    await self._ring(conn, armed=False)
+                    armed, horizon = False, None
+                if published < batch_size:
+                    await self._sleep(ACTIVE_POLL)
+                continue
+            if not armed:
+                horizon = await self._ring(conn, armed=True)
+                armed, settle = True, ACTIVE_POLL
+                continue
+            if horizon is not None:  # wait out the writers that may have skipped a NOTIFY
+                if await conn.fetchval(_HORIZON_PASSED, horizon):
+                    horizon = None  # and look once more before sleeping
+                else:
+                    await self._sleep(settle)
+                    settle = min(settle * 2, poll)
+                continue
+            if published < batch_size:
+                await self._sleep(poll)  # until a NOTIFY, or the poll
+
+    async def _ring(self, conn: asyncpg.Connection, *, armed: bool) -> str:
+        """Arm or disarm the doorbell; return the first xid not yet assigned once it is set
+        (every writer that may have read the old value has a lower one)."""
+        await conn.execute(_DOORBELL, armed)
+        horizon: str = await conn.fetchval(_NEXT_XID)
+        return horizon
 
     async def _recover(self, conn: asyncpg.Connection, token: str) -> None:
         """Take the fence, then mark as published the rows a previous batch already added."""

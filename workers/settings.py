@@ -113,7 +113,7 @@ async def close_worker(worker: Worker) -> None:
     running) and calls redis-py's deprecated `close()`; this does the same steps without those.
     A job cancelled here still used up one of its tries (arq #267).
     """
-    worker.handle_sig(signal.SIGUSR1)
+    worker.handle_sig(signal.SIGTERM)
     await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
     if worker.main_task is not None:
         await asyncio.gather(worker.main_task, return_exceptions=True)

@@ -30,3 +30,23 @@ CREATE TABLE aggregate_last_event (
 );
 
 CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL;
+
+-- The relay's doorbell. PostgreSQL serializes the commits of all transactions that sent a NOTIFY
+-- (a global lock held through the commit's WAL flush), which caps event-writing transactions near
+-- one per fsync. So the outbox trigger notifies only while the relay has armed the doorbell
+-- (it is idle); a busy relay polls instead. Unlogged: after a crash the row is gone, and a missing
+-- row means "notify". The relay keeps it (workers/relay.py).
+CREATE UNLOGGED TABLE outbox_doorbell (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    armed boolean NOT NULL
+);
+INSERT INTO outbox_doorbell (id, armed) VALUES (true, true);
+
+CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce((SELECT armed FROM outbox_doorbell WHERE id), true) THEN
+        PERFORM pg_notify('usher_outbox', '');
+    END IF;
+    RETURN NULL;
+END;
+$$;

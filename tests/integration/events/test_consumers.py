@@ -203,8 +203,11 @@ async def test_worker_processes_killed_at_random_still_apply_every_event_once(
 
         await wait_until(progressed, within=30)
         processes.kill(worker)
-    processes.start(settings, "worker", "--name", "last", "--no-jobs")
+    last = processes.start(settings, "worker", "--name", "last")  # with the arq worker too
     stream = settings.redis.events_stream
     await wait_until(effects_caught_up(db), within=30)
     await wait_until(lambda: _all_acknowledged(redis, stream, "last-event"), within=30)
     await assert_effects_once(db, written)
+    last.terminate()  # SIGTERM: a clean stop
+    assert last.wait(timeout=15) == 0, processes.logs()
+    assert "Traceback" not in processes.logs()
