@@ -289,11 +289,11 @@ def count_statuses(total: int, statuses: Mapping[UUID, SeatStatus]) -> dict[str,
     }
 
 
-def sale_status_after(status: SaleStatus, seats_free: int) -> SaleStatus | None:
-    """The screening's new sale status when its free seats are `seats_free`, or None when it
-    stays: sold out at zero, back on sale when seats return. Other statuses never flip."""
-    if status == "on_sale" and seats_free == 0:
+def sale_status_after(status: SaleStatus, any_free: bool) -> SaleStatus | None:
+    """The screening's new sale status, or None when it stays: sold out when no seat is free,
+    back on sale when one is. Other statuses never flip."""
+    if status == "on_sale" and not any_free:
         return "sold_out"
-    if status == "sold_out" and seats_free > 0:
+    if status == "sold_out" and any_free:
         return "on_sale"
     return None

@@ -271,12 +271,12 @@ def test_booking_references_are_short_and_unambiguous(randomness):
 
 
 def test_sale_status_flips_only_between_on_sale_and_sold_out():
-    assert rules.sale_status_after("on_sale", 0) == "sold_out"
-    assert rules.sale_status_after("on_sale", 3) is None
-    assert rules.sale_status_after("sold_out", 1) == "on_sale"
-    assert rules.sale_status_after("sold_out", 0) is None
-    assert rules.sale_status_after("cancelled", 0) is None
-    assert rules.sale_status_after("scheduled", 0) is None
+    assert rules.sale_status_after("on_sale", False) == "sold_out"
+    assert rules.sale_status_after("on_sale", True) is None
+    assert rules.sale_status_after("sold_out", True) == "on_sale"
+    assert rules.sale_status_after("sold_out", False) is None
+    assert rules.sale_status_after("cancelled", False) is None
+    assert rules.sale_status_after("scheduled", False) is None
 
 
 def test_seat_map_version_follows_claims_and_status():
