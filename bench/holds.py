@@ -36,10 +36,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from schemas.catalog import AuditoriumIn, Price, ScreeningIn, SeatIn  # noqa: E402
+from schemas.events import ScreeningUpdated  # noqa: E402
 from services.catalog import service as catalog  # noqa: E402
-from services.db import connect  # noqa: E402
+from services.db import connect, create_pool  # noqa: E402
 from services.db.migrate import apply_migrations  # noqa: E402
 from services.demo import load_demo_data  # noqa: E402
+from services.ids import uuid7  # noqa: E402
+from services.outbox import record_event  # noqa: E402
 
 # -- a small HTTP/1.1 client: one keep-alive connection per simulated client ---------------------
 
@@ -185,10 +188,10 @@ async def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
 # -- the measurements ----------------------------------------------------------------------------
 
 
-async def baseline_inserts(url: str, concurrency: int, seconds: float) -> float:
-    """Single-row INSERT transactions per second through asyncpg (autocommit: one each)."""
-    pool = await asyncpg.create_pool(url, min_size=concurrency, max_size=concurrency)
-    assert pool is not None
+async def baseline_inserts(url: str, concurrency: int, seconds: float, event: bool) -> float:
+    """Single-row INSERT transactions per second through asyncpg (autocommit: one each), into a
+    plain table, or (`event`) into the outbox through record_event, as every hold does."""
+    pool = await create_pool(url, min_size=concurrency, max_size=concurrency)
     done = 0
     stop = time.perf_counter() + seconds
 
@@ -196,11 +199,19 @@ async def baseline_inserts(url: str, concurrency: int, seconds: float) -> float:
         nonlocal done
         async with pool.acquire() as conn:
             while time.perf_counter() < stop:
-                await conn.execute(
-                    "INSERT INTO bench_insert (id, payload, at) VALUES ($1, $2, now())",
-                    uuid.uuid4(),
-                    "x" * 40,
-                )
+                if event:
+                    await record_event(
+                        conn,  # type: ignore[arg-type]
+                        ScreeningUpdated(
+                            id=uuid7(), occurred_at=datetime.now(UTC), screening_id=uuid7()
+                        ),
+                    )
+                else:
+                    await conn.execute(
+                        "INSERT INTO bench_insert (id, payload, at) VALUES ($1, $2, now())",
+                        uuid.uuid4(),
+                        "x" * 40,
+                    )
                 done += 1
 
     started = time.perf_counter()
@@ -348,10 +359,21 @@ async def run(args: argparse.Namespace) -> None:
             f"API: {args.workers} worker process(es) x {args.pool} connections"
         )
 
-        inserts = await baseline_inserts(url, connections, args.seconds)
+        if args.no_notify:
+            conn = await connect(url)
+            await conn.execute("ALTER TABLE outbox DISABLE TRIGGER outbox_notify")
+            await conn.close()
+            print("experiment: the outbox's NOTIFY trigger is disabled in the bench database")
+        inserts = await baseline_inserts(url, connections, args.seconds, event=False)
         print(
             f"baseline: {inserts:,.0f} single-row INSERT transactions/s "
             f"({connections} asyncpg connections)"
+        )
+        outbox = await baseline_inserts(url, connections, args.seconds, event=True)
+        print(
+            f"context: {outbox:,.0f} single-row outbox INSERT transactions/s through "
+            "record_event (its NOTIFY trigger serialises the commits of every notifying "
+            "transaction)"
         )
 
         port = args.port
@@ -443,6 +465,11 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=8, help="connections per API process")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--no-notify",
+        action="store_true",
+        help="experiment: disable the outbox NOTIFY trigger in the bench database",
+    )
     args = parser.parse_args()
     if not args.port:
         with socket.socket() as probe:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 from itertools import groupby
 from uuid import UUID
@@ -76,8 +77,9 @@ async def make_hold(
         if seats is None:
             assert data.count is not None
             _, claims = await store.live_claims(conn, screening_id, now)
+            rank = random.randrange(4 * attempt) if attempt else 0
             seats = rules.best_available(
-                seating.seats, set(claims), data.count, data.wheelchair_spaces
+                seating.layout, set(claims), data.count, data.wheelchair_spaces, rank
             )
             if seats is None:
                 raise Conflict(

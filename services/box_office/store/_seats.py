@@ -12,6 +12,7 @@ import msgspec
 
 from schemas.box_office import SaleStatus
 from schemas.catalog import Seat
+from services.box_office.rules import SeatLayout, seat_layout
 from services.errors import NotFound
 
 # A claim is live while it is a booking or a block, or a hold not yet past expires_at ({now}).
@@ -59,6 +60,7 @@ class Seating(msgspec.Struct, frozen=True):
     by_label: dict[str, Seat]
     by_id: dict[UUID, Seat]
     seat_ids: list[UUID]
+    layout: SeatLayout
 
     def labels(self, seat_ids: list[UUID]) -> list[str]:
         return [self.by_id[seat_id].label for seat_id in seat_ids]
@@ -107,6 +109,7 @@ async def seating_of(conn: asyncpg.Connection, auditorium_id: UUID) -> Seating:
             {seat.label: seat for seat in seats},
             {seat.id: seat for seat in seats},
             [seat.id for seat in seats],
+            seat_layout(seats),
         )
         _remember(_seatings, auditorium_id, seating)
     return seating
