@@ -213,6 +213,8 @@ async def change_hold(
         hold = await _live_hold(conn, hold_id, caller, now)
         seating = await seating_for(conn, hold.screening_id)
         adds = rules.resolve_seats(data.add, seating.by_label, "add")
+        if adds:  # more seats only while the screening sells them
+            rules.check_sellable(*await store.sale_facts(conn, hold.screening_id), now)
         removes = rules.resolve_seats(data.remove, seating.by_label, "remove")
         current = set(hold.seat_ids)
         removing = {seat.id for seat in removes}

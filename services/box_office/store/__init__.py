@@ -27,6 +27,7 @@ from services.box_office.store._holds import (
     insert_hold_and_claim,
     lock_for_new_hold,
     lock_sales,
+    sale_facts,
     update_hold,
 )
 from services.box_office.store._seats import (
@@ -69,6 +70,7 @@ __all__ = [
     "lock_for_new_hold",
     "lock_sales",
     "place_of",
+    "sale_facts",
     "sale_state",
     "screening_prices",
     "seating_of",

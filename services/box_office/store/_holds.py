@@ -74,6 +74,14 @@ async def lock_sales(conn: asyncpg.Connection, screening_id: UUID, *, exclusive:
     await conn.execute(f"SELECT {function}($1, hashtext($2))", SALES_LOCK, str(screening_id))
 
 
+async def sale_facts(conn: asyncpg.Connection, screening_id: UUID) -> tuple[SaleStatus, datetime]:
+    """The screening's stored status and start."""
+    row = await conn.fetchrow("SELECT status, starts_at FROM screening WHERE id = $1", screening_id)
+    if row is None:
+        raise NotFound(f"no screening {screening_id}")
+    return row["status"], row["starts_at"]
+
+
 async def hold_minutes_of(conn: asyncpg.Connection, venue_id: UUID) -> int:
     minutes: int = await conn.fetchval("SELECT hold_minutes FROM venue WHERE id = $1", venue_id)
     return minutes
