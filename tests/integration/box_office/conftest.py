@@ -43,7 +43,7 @@ def api(environment: dict[str, str]) -> Iterator[str]:
     """A real API server process (`usher serve`) on this run's database; its base URL."""
     root = Path(__file__).resolve().parents[3]
     port = _free_port()
-    env = {**os.environ, **environment, "PYTHONPATH": str(root), "USHER_DB_POOL_MAX": "20"}
+    env = {**os.environ, **environment, "PYTHONPATH": str(root), "USHER_DB_POOL_MAX": "8"}
     process = subprocess.Popen(
         [
             sys.executable,
