@@ -77,6 +77,8 @@ async def make_hold(
         if seats is None:
             assert data.count is not None
             _, claims = await store.live_claims(conn, screening_id, now)
+            if len(claims) >= len(seating.seats):
+                raise Conflict("no seat is free", reason="no seats together")
             rank = random.randrange(4 * attempt) if attempt else 0
             seats = rules.best_available(
                 seating.layout, set(claims), data.count, data.wheelchair_spaces, rank
