@@ -33,8 +33,9 @@ from schemas.staff import StaffMember
 from services.box_office import service
 from services.errors import NotAuthenticated
 from services.openapi import problems
+from services.settings import BoxOfficeSettings, Settings
 from services.staff.auth import PUBLIC, StaffRequest, staff_only
-from services.state import AppSettings, Db
+from services.state import Db
 
 PATRON: dict[str, Any] = {"opt": PUBLIC, "tags": ["box office"]}
 STAFF: dict[str, Any] = {
@@ -91,6 +92,14 @@ Reference = Annotated[
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _rules(request: Request[Any, Any, Any]) -> BoxOfficeSettings:
+    """The box office's settings, from the app's state: read here rather than injected, since a
+    second dependency makes Litestar resolve them in a task group, which costs more than the
+    rest of a hold's request handling."""
+    settings: Settings = request.app.state.settings
+    return settings.box_office
 
 
 async def _staff(request: Request[Any, Any, Any]) -> StaffMember | None:
@@ -161,14 +170,13 @@ async def seat_map(
 )
 async def make_hold(
     conn: Db,
-    settings: AppSettings,
     request: Request[Any, Any, Any],
     screening_id: FromPath[UUID],
     data: JSONBody[HoldIn],
     client_id: ClientId = None,
 ) -> Response[Hold]:
     client = client_id or f"ip:{request.client.host if request.client else 'unknown'}"
-    hold = await service.make_hold(conn, screening_id, data, client, settings.box_office, _now())
+    hold = await service.make_hold(conn, screening_id, data, client, _rules(request), _now())
     return Response(
         hold, status_code=HTTP_201_CREATED, headers={"Location": f"/v1/holds/{hold.id}"}
     )
@@ -182,13 +190,12 @@ async def make_hold(
 )
 async def get_hold(
     conn: Db,
-    settings: AppSettings,
     request: Request[Any, Any, Any],
     hold_id: FromPath[UUID],
     hold_token: HoldToken = None,
 ) -> Hold:
     caller = service.Caller(secret=hold_token, staff=await _staff(request))
-    return await service.get_hold(conn, hold_id, caller, settings.box_office, _now())
+    return await service.get_hold(conn, hold_id, caller, _rules(request), _now())
 
 
 @patch(
@@ -200,13 +207,13 @@ async def get_hold(
 )
 async def change_hold(
     conn: Db,
-    settings: AppSettings,
+    request: Request[Any, Any, Any],
     hold_id: FromPath[UUID],
     data: JSONBody[HoldChangeIn],
     hold_token: HoldToken = None,
 ) -> Hold:
     caller = service.Caller(secret=hold_token)
-    return await service.change_hold(conn, hold_id, caller, data, settings.box_office, _now())
+    return await service.change_hold(conn, hold_id, caller, data, _rules(request), _now())
 
 
 @post(
@@ -221,10 +228,10 @@ async def change_hold(
     **PATRON,
 )
 async def extend_hold(
-    conn: Db, settings: AppSettings, hold_id: FromPath[UUID], hold_token: HoldToken = None
+    conn: Db, request: Request[Any, Any, Any], hold_id: FromPath[UUID], hold_token: HoldToken = None
 ) -> Hold:
     caller = service.Caller(secret=hold_token)
-    return await service.extend_hold(conn, hold_id, caller, settings.box_office, _now())
+    return await service.extend_hold(conn, hold_id, caller, _rules(request), _now())
 
 
 @delete(

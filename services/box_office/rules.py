@@ -3,12 +3,16 @@ tickets and prices. No I/O and no clock reads: callers pass `now` and the seats'
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import heapq
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
+
+import msgspec
 
 from schemas.box_office import SaleStatus, SeatStatus, TicketIn
 from schemas.catalog import Seat
@@ -96,34 +100,76 @@ def check_sellable(status: str, starts_at: datetime, now: datetime) -> None:
         raise Conflict("the screening has started: sales are closed", reason="sales closed")
 
 
-def _segments(row: list[Seat], unavailable: set[UUID]) -> list[list[Seat]]:
-    """Runs of available seats side by side: broken by a taken seat, a missing position or an
-    aisle (a gap in x wider than one and a half times the row's narrowest gap)."""
-    gaps = [b.x - a.x for a, b in itertools.pairwise(row) if b.x > a.x]
-    narrowest = min(gaps) if gaps else 1.0
-    runs: list[list[Seat]] = []
-    current: list[Seat] = []
-    previous: Seat | None = None
-    for seat in row:
-        joined = (
-            previous is not None
-            and seat.position == previous.position + 1
-            and seat.x - previous.x <= narrowest * 1.5
-        )
-        if not joined and current:
-            runs.append(current)
-            current = []
+class Block(msgspec.Struct, frozen=True):
+    """Seats side by side in one row, with running sums of their x and y."""
+
+    row_number: int
+    seats: list[Seat]
+    xs: list[float]  # xs[k] = sum of x of seats[:k]
+    ys: list[float]
+    special: bool  # it has wheelchair spaces or companion seats
+    flat: bool  # its seats share one y
+
+
+class SeatLayout(msgspec.Struct, frozen=True):
+    """What best available needs of a seat map that never changes: each row cut into blocks of
+    seats side by side (a missing position or an aisle cuts it), and the focal point. Made once
+    per auditorium by `seat_layout` (the store caches it with the seat map)."""
+
+    blocks: list[Block]
+    focal: tuple[float, float]
+
+
+def focal_point(seats: Sequence[Seat]) -> tuple[float, float]:
+    """The centre of the auditorium's seats, the point best-available seats gather around."""
+    xs = [seat.x for seat in seats]
+    ys = [seat.y for seat in seats]
+    return (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+
+
+def _block(row_number: int, seats: list[Seat]) -> Block:
+    return Block(
+        row_number=row_number,
+        seats=seats,
+        xs=[0.0, *itertools.accumulate(seat.x for seat in seats)],
+        ys=[0.0, *itertools.accumulate(seat.y for seat in seats)],
+        special=any(seat.kind in (WHEELCHAIR, COMPANION) for seat in seats),
+        flat=len({seat.y for seat in seats}) == 1,
+    )
+
+
+def seat_layout(seats: Sequence[Seat]) -> SeatLayout:
+    """Cut each row into blocks: an aisle is a gap in x wider than one and a half times the
+    row's narrowest gap."""
+    rows: dict[int, list[Seat]] = defaultdict(list)
+    for seat in seats:
+        rows[seat.row_number].append(seat)
+    blocks: list[Block] = []
+    for row_number in sorted(rows):
+        row = sorted(rows[row_number], key=lambda s: s.position)
+        gaps = [b.x - a.x for a, b in itertools.pairwise(row) if b.x > a.x]
+        widest = (min(gaps) if gaps else 1.0) * 1.5
+        block = [row[0]]
+        for previous, seat in itertools.pairwise(row):
+            if seat.position == previous.position + 1 and seat.x - previous.x <= widest:
+                block.append(seat)
+            else:
+                blocks.append(_block(row_number, block))
+                block = [seat]
+        blocks.append(_block(row_number, block))
+    return SeatLayout(blocks=blocks, focal=focal_point(seats) if seats else (0.0, 0.0))
+
+
+def _runs(block: Block, unavailable: set[UUID]) -> Iterator[tuple[int, int]]:
+    """The runs of free seats of a block, as index ranges [i, j)."""
+    i = 0
+    for k, seat in enumerate(block.seats):
         if seat.id in unavailable:
-            if current:
-                runs.append(current)
-            current = []
-            previous = None
-            continue
-        current.append(seat)
-        previous = seat
-    if current:
-        runs.append(current)
-    return runs
+            if k > i:
+                yield i, k
+            i = k + 1
+    if len(block.seats) > i:
+        yield i, len(block.seats)
 
 
 def _kinds_fit(window: Sequence[Seat], wheelchair_spaces: int) -> bool:
@@ -136,42 +182,79 @@ def _kinds_fit(window: Sequence[Seat], wheelchair_spaces: int) -> bool:
     )
 
 
-def focal_point(seats: Sequence[Seat]) -> tuple[float, float]:
-    """The centre of the auditorium's seats, the point best-available seats gather around."""
-    xs = [seat.x for seat in seats]
-    ys = [seat.y for seat in seats]
-    return (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+Key = tuple[float, int, int]  # distance from the focal point, row, first position
+Window = tuple[Key, Block, int]  # key, block, index of the window's first seat in the block
+
+
+def _key(block: Block, start: int, count: int, focal: tuple[float, float]) -> Key:
+    cx = (block.xs[start + count] - block.xs[start]) / count
+    cy = (block.ys[start + count] - block.ys[start]) / count
+    distance = (cx - focal[0]) ** 2 + (cy - focal[1]) ** 2
+    return distance, block.row_number, block.seats[start].position
+
+
+def _allowed(block: Block, i: int, j: int, start: int, count: int, wheelchair_spaces: int) -> bool:
+    """Whether the window of `count` seats from `start` in the free run [i, j) may be held."""
+    if start - i == 1 or j - start - count == 1:
+        return False  # it would leave a single empty seat
+    if block.special or wheelchair_spaces:
+        return _kinds_fit(block.seats[start : start + count], wheelchair_spaces)
+    return True
+
+
+def _windows(
+    layout: SeatLayout, unavailable: set[UUID], count: int, wheelchair_spaces: int, every: bool
+) -> Iterator[Window]:
+    """Windows best_available may choose: every one when `every`, else the best of each run
+    (found by bisection where nothing but the distance tells the windows of a run apart)."""
+    for block in layout.blocks:
+        xs = block.xs
+        for i, j in _runs(block, unavailable):
+            if j - i < count:
+                continue
+            starts = range(i, j - count + 1)
+            if not (every or block.special or wheelchair_spaces or not block.flat):
+                # Window centres grow with the start: only those beside the focus can win.
+                middle = bisect.bisect_left(
+                    starts, layout.focal[0] * count, key=lambda s: xs[s + count] - xs[s]
+                )
+                starts = range(max(i, i + middle - 3), min(j - count, i + middle + 2) + 1)
+            found = [
+                (_key(block, start, count, layout.focal), block, start)
+                for start in starts
+                if _allowed(block, i, j, start, count, wheelchair_spaces)
+            ]
+            if every:
+                yield from found
+            elif found:
+                yield min(found, key=lambda item: item[0])
 
 
 def best_available(
-    seats: Sequence[Seat], unavailable: set[UUID], count: int, wheelchair_spaces: int = 0
+    seats: Sequence[Seat] | SeatLayout,
+    unavailable: set[UUID],
+    count: int,
+    wheelchair_spaces: int = 0,
+    rank: int = 0,
 ) -> list[Seat] | None:
     """`count` seats side by side in one row, closest to the centre, leaving no single empty
     seat beside them, with exactly `wheelchair_spaces` wheelchair spaces (and companion seats
-    only beside those); None when no such seats are free."""
-    if not seats or count < 1:
+    only beside those); None when no such seats are free. `rank` > 0 picks the rank-th best
+    instead (or the last there is): a retry after losing the best seats to a concurrent hold
+    spreads out rather than racing everyone else for the next best."""
+    if count < 1:
         return None
-    fx, fy = focal_point(seats)
-    rows: dict[int, list[Seat]] = defaultdict(list)
-    for seat in seats:
-        rows[seat.row_number].append(seat)
-    best: tuple[tuple[float, int, int], list[Seat]] | None = None
-    for row_number, row in rows.items():
-        row.sort(key=lambda s: s.position)
-        for run in _segments(row, unavailable):
-            for start in range(len(run) - count + 1):
-                left, right = start, len(run) - start - count
-                if left == 1 or right == 1:
-                    continue  # it would leave a single empty seat
-                window = run[start : start + count]
-                if not _kinds_fit(window, wheelchair_spaces):
-                    continue
-                cx = sum(seat.x for seat in window) / count
-                cy = sum(seat.y for seat in window) / count
-                key = ((cx - fx) ** 2 + (cy - fy) ** 2, row_number, window[0].position)
-                if best is None or key < best[0]:
-                    best = (key, window)
-    return best[1] if best else None
+    layout = seats if isinstance(seats, SeatLayout) else seat_layout(seats)
+    windows = _windows(layout, unavailable, count, wheelchair_spaces, every=rank > 0)
+    if rank == 0:
+        chosen = min(windows, key=lambda item: item[0], default=None)
+    else:
+        ranked = heapq.nsmallest(rank + 1, windows, key=lambda item: item[0])
+        chosen = ranked[-1] if ranked else None
+    if chosen is None:
+        return None
+    _, block, start = chosen
+    return block.seats[start : start + count]
 
 
 def hold_times(
@@ -289,11 +372,11 @@ def count_statuses(total: int, statuses: Mapping[UUID, SeatStatus]) -> dict[str,
     }
 
 
-def sale_status_after(status: SaleStatus, seats_free: int) -> SaleStatus | None:
-    """The screening's new sale status when its free seats are `seats_free`, or None when it
-    stays: sold out at zero, back on sale when seats return. Other statuses never flip."""
-    if status == "on_sale" and seats_free == 0:
+def sale_status_after(status: SaleStatus, any_free: bool) -> SaleStatus | None:
+    """The screening's new sale status, or None when it stays: sold out when no seat is free,
+    back on sale when one is. Other statuses never flip."""
+    if status == "on_sale" and not any_free:
         return "sold_out"
-    if status == "sold_out" and seats_free > 0:
+    if status == "sold_out" and any_free:
         return "on_sale"
     return None

@@ -97,6 +97,14 @@ def test_best_available_takes_the_middle_of_the_middle_row_on_one_side_of_the_ai
     assert labels(rules.best_available(LARGE, set(), 4)) == ["G9", "G10", "G11", "G12"]
 
 
+def test_a_retry_can_ask_for_a_lower_ranked_group():
+    assert labels(rules.best_available(LARGE, set(), 2, rank=1)) == ["G13", "G14"]
+    ranked = [labels(rules.best_available(LARGE, set(), 2, rank=r)) for r in range(6)]
+    assert len({tuple(group) for group in ranked}) == 6
+    nearly_full = {seat.id for seat in LARGE} - {BY_LABEL["A5"].id, BY_LABEL["A6"].id}
+    assert labels(rules.best_available(LARGE, nearly_full, 2, rank=5)) == ["A5", "A6"]
+
+
 def test_best_available_never_spans_the_aisle():
     group = rules.best_available(LARGE, set(), 12)
     assert group is not None
@@ -271,12 +279,12 @@ def test_booking_references_are_short_and_unambiguous(randomness):
 
 
 def test_sale_status_flips_only_between_on_sale_and_sold_out():
-    assert rules.sale_status_after("on_sale", 0) == "sold_out"
-    assert rules.sale_status_after("on_sale", 3) is None
-    assert rules.sale_status_after("sold_out", 1) == "on_sale"
-    assert rules.sale_status_after("sold_out", 0) is None
-    assert rules.sale_status_after("cancelled", 0) is None
-    assert rules.sale_status_after("scheduled", 0) is None
+    assert rules.sale_status_after("on_sale", False) == "sold_out"
+    assert rules.sale_status_after("on_sale", True) is None
+    assert rules.sale_status_after("sold_out", True) == "on_sale"
+    assert rules.sale_status_after("sold_out", False) is None
+    assert rules.sale_status_after("cancelled", False) is None
+    assert rules.sale_status_after("scheduled", False) is None
 
 
 def test_seat_map_version_follows_claims_and_status():

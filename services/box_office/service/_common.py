@@ -115,7 +115,8 @@ async def settle_sale_status(conn: asyncpg.Connection, screening_id: UUID, now: 
     only from the status it read (exactly once per transition, the row lock decides), and
     whoever flips checks again after its own commit."""
     for _ in range(5):
-        status, free = await store.sale_state(conn, screening_id, now)
+        seating = await seating_for(conn, screening_id)
+        status, free = await store.sale_state(conn, screening_id, seating, now)
         new = rules.sale_status_after(status, free)
         if new is None:
             return

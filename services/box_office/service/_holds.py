@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 from itertools import groupby
 from uuid import UUID
@@ -76,8 +77,11 @@ async def make_hold(
         if seats is None:
             assert data.count is not None
             _, claims = await store.live_claims(conn, screening_id, now)
+            if len(claims) >= len(seating.seats):
+                raise Conflict("no seat is free", reason="no seats together")
+            rank = random.randrange(4 * attempt) if attempt else 0
             seats = rules.best_available(
-                seating.seats, set(claims), data.count, data.wheelchair_spaces
+                seating.layout, set(claims), data.count, data.wheelchair_spaces, rank
             )
             if seats is None:
                 raise Conflict(
@@ -115,15 +119,8 @@ async def _hold_seats(
 ) -> store.HoldRow:
     seat_ids = [seat.id for seat in seats]
     async with conn.transaction():
-        status, starts_at, hold_minutes, live = await store.lock_for_new_hold(
-            conn, place.screening_id, client_id, now
-        )
-        rules.check_sellable(status, starts_at, now)
-        if live >= settings.max_live_holds_per_client:
-            raise Conflict(
-                f"this client has {live} live holds, the most allowed: confirm or release one",
-                reason="too many live holds",
-            )
+        starts_at, hold_minutes = await store.lock_for_new_hold(conn, place.screening_id, client_id)
+        rules.check_sellable("on_sale", starts_at, now)
         expires_at, latest_expiry = rules.hold_times(now, hold_minutes, settings.max_hold_minutes)
         hold = store.HoldRow(
             id=uuid7(),
@@ -141,9 +138,22 @@ async def _hold_seats(
             version=1,
             ended_at=None,
         )
-        claimed = await store.insert_hold_and_claim(conn, hold)
-        if len(claimed) < len(seat_ids):
-            raise _Taken([seat_id for seat_id in seat_ids if seat_id not in claimed])
+        status, live, claimed = await store.insert_hold_and_claim(
+            conn, hold, settings.max_live_holds_per_client
+        )
+        rules.check_sellable(status, starts_at, now)
+        if live >= settings.max_live_holds_per_client:
+            raise Conflict(
+                f"this client has {live} live holds, the most allowed: confirm or release one",
+                reason="too many live holds",
+            )
+        missing = [seat_id for seat_id in seat_ids if seat_id not in claimed]
+        if missing:
+            claimed |= await store.take_over_dead_claims(
+                conn, place.screening_id, missing, now, hold_id=hold.id, expires_at=expires_at
+            )
+            if len(claimed) < len(seat_ids):
+                raise _Taken([seat_id for seat_id in seat_ids if seat_id not in claimed])
         await record_event(
             conn,
             SeatsHeld(
@@ -205,6 +215,8 @@ async def change_hold(
         hold = await _live_hold(conn, hold_id, caller, now)
         seating = await seating_for(conn, hold.screening_id)
         adds = rules.resolve_seats(data.add, seating.by_label, "add")
+        if adds:  # more seats only while the screening sells them
+            rules.check_sellable(*await store.sale_facts(conn, hold.screening_id), now)
         removes = rules.resolve_seats(data.remove, seating.by_label, "remove")
         current = set(hold.seat_ids)
         removing = {seat.id for seat in removes}

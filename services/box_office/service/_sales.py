@@ -67,7 +67,7 @@ async def read_seat_map(
     sale status shown follows the free seats, whether or not the stored status caught up."""
     seating = await seating_for(conn, screening_id)
     status, claims = await store.live_claims(conn, screening_id, now)
-    status = rules.sale_status_after(status, len(seating.seats) - len(claims)) or status
+    status = rules.sale_status_after(status, len(seating.seats) > len(claims)) or status
     return SeatMapState(
         screening_id=screening_id,
         status=status,
@@ -87,7 +87,7 @@ async def block_seats(
     seat_ids = [seat.id for seat in seats]
     async with conn.transaction():
         await store.lock_sales(conn, screening_id, exclusive=False)
-        status, _ = await store.sale_state(conn, screening_id, now)
+        status, _ = await store.sale_state(conn, screening_id, seating, now)
         if status == "cancelled":
             raise Conflict("the screening is cancelled", reason="screening cancelled")
         claimed = await store.claim_seats(conn, screening_id, seat_ids, now, note=data.note)

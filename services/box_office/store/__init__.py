@@ -17,6 +17,7 @@ from services.box_office.store._claims import (
     drop_booking_claims,
     drop_hold_claims,
     extend_hold_claims,
+    take_over_dead_claims,
 )
 from services.box_office.store._holds import (
     HoldRow,
@@ -26,6 +27,7 @@ from services.box_office.store._holds import (
     insert_hold_and_claim,
     lock_for_new_hold,
     lock_sales,
+    sale_facts,
     update_hold,
 )
 from services.box_office.store._seats import (
@@ -68,10 +70,12 @@ __all__ = [
     "lock_for_new_hold",
     "lock_sales",
     "place_of",
+    "sale_facts",
     "sale_state",
     "screening_prices",
     "seating_of",
     "set_sale_status",
+    "take_over_dead_claims",
     "unsettled_screenings",
     "update_hold",
 ]

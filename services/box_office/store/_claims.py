@@ -1,9 +1,13 @@
 """Seat claims: one row per seat per screening, the arbiter that never sells a seat twice.
 
-Every statement here takes claim rows in (screening, seat) order, the order in which new holds
-insert them, so two transactions never wait on each other's claims in a cycle. A hold's claim
-whose expires_at has passed is dead: the next claimant takes it over in place (ON CONFLICT ...
-WHERE expired), so expiry never waits for a worker.
+A claim is taken in two steps, both in (screening, seat) order, the order every statement here
+takes claim rows in, so that two transactions never wait on each other's claims in a cycle:
+1. INSERT ... ON CONFLICT DO NOTHING: a free seat is claimed; a seat claimed by someone else is
+   left alone without taking its row lock (ON CONFLICT DO UPDATE would lock it even when not
+   updating, and a rush of refused holds would then queue behind each other, and the confirms
+   of the holds they tried to take, on the hottest seats).
+2. For the seats left, only if any: take over in place the claims of holds whose expires_at has
+   passed (a dead hold's seats are free, whether or not a worker has released them).
 """
 
 from __future__ import annotations
@@ -13,29 +17,33 @@ from uuid import UUID
 
 import asyncpg
 
-# Takes over dead hold claims; $1 screening, $2 hold (or NULL), $3 kind, $4 expires_at,
-# $5 claimed_at (the caller's now), $6 seats, $7 note. Returns the seats it claimed.
-_CLAIM = """
-    INSERT INTO seat_claim AS c (screening_id, seat_id, kind, hold_id, expires_at, claimed_at,
-                                 note)
+# $1 screening, $2 hold (or NULL), $3 kind, $4 expires_at, $5 claimed_at (the caller's now),
+# $6 seats, $7 note. Both return the seats they claimed.
+_INSERT = """
+    INSERT INTO seat_claim (screening_id, seat_id, kind, hold_id, expires_at, claimed_at, note)
     SELECT $1, seat_id, $3, $2, $4, $5, $7 FROM unnest($6::uuid[]) AS seat_id ORDER BY seat_id
-    ON CONFLICT (screening_id, seat_id) DO UPDATE
-        SET kind = excluded.kind, hold_id = excluded.hold_id, booking_id = NULL,
-            expires_at = excluded.expires_at, claimed_at = excluded.claimed_at,
-            note = excluded.note
-        WHERE c.kind = 'hold' AND c.expires_at <= excluded.claimed_at
+    ON CONFLICT (screening_id, seat_id) DO NOTHING
     RETURNING seat_id
 """
+_TAKE_OVER = """
+    UPDATE seat_claim c SET kind = $3, hold_id = $2, booking_id = NULL, expires_at = $4,
+                            claimed_at = $5, note = $7
+    FROM (SELECT screening_id, seat_id FROM seat_claim
+          WHERE screening_id = $1 AND seat_id = ANY($6::uuid[]) AND kind = 'hold'
+            AND expires_at <= $5
+          ORDER BY seat_id FOR UPDATE) AS dead
+    WHERE c.screening_id = dead.screening_id AND c.seat_id = dead.seat_id
+      AND c.kind = 'hold' AND c.expires_at <= $5
+    RETURNING c.seat_id
+"""
 
-# The same for a new hold inserted by the same statement: $1 hold, $2 screening, $6 seats,
+# Step 1 for the hold `new_hold` inserted by the same statement: $2 screening, $6 seats,
 # $8 now, $9 expires_at (the parameters of insert_hold_and_claim).
 CLAIM_FOR_HOLD = """
-    INSERT INTO seat_claim AS c (screening_id, seat_id, kind, hold_id, expires_at, claimed_at)
-    SELECT $2, seat_id, 'hold', $1, $9, $8 FROM unnest($6::uuid[]) AS seat_id ORDER BY seat_id
-    ON CONFLICT (screening_id, seat_id) DO UPDATE
-        SET kind = excluded.kind, hold_id = excluded.hold_id, booking_id = NULL,
-            expires_at = excluded.expires_at, claimed_at = excluded.claimed_at, note = NULL
-        WHERE c.kind = 'hold' AND c.expires_at <= excluded.claimed_at
+    INSERT INTO seat_claim (screening_id, seat_id, kind, hold_id, expires_at, claimed_at)
+    SELECT $2, seat_id, 'hold', new_hold.id, $9, $8
+    FROM new_hold, unnest($6::uuid[]) AS seat_id ORDER BY seat_id
+    ON CONFLICT (screening_id, seat_id) DO NOTHING
     RETURNING seat_id
 """
 
@@ -62,7 +70,31 @@ async def claim_seats(
     """Claim `seat_ids` for a hold (with its expiry) or, without a hold, as a staff block;
     returns the seats claimed: the others are taken."""
     kind = "hold" if hold_id else "block"
-    rows = await conn.fetch(_CLAIM, screening_id, hold_id, kind, expires_at, now, seat_ids, note)
+    args = (screening_id, hold_id, kind, expires_at, now, seat_ids, note)
+    claimed = {row["seat_id"] for row in await conn.fetch(_INSERT, *args)}
+    missing = [seat_id for seat_id in seat_ids if seat_id not in claimed]
+    if missing:
+        claimed |= await take_over_dead_claims(
+            conn, screening_id, missing, now, hold_id=hold_id, expires_at=expires_at, note=note
+        )
+    return claimed
+
+
+async def take_over_dead_claims(
+    conn: asyncpg.Connection,
+    screening_id: UUID,
+    seat_ids: list[UUID],
+    now: datetime,
+    *,
+    hold_id: UUID | None = None,
+    expires_at: datetime | None = None,
+    note: str | None = None,
+) -> set[UUID]:
+    """Step 2: claim those of `seat_ids` whose claim is a dead hold's."""
+    kind = "hold" if hold_id else "block"
+    rows = await conn.fetch(
+        _TAKE_OVER, screening_id, hold_id, kind, expires_at, now, seat_ids, note
+    )
     return {row["seat_id"] for row in rows}
 
 

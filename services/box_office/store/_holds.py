@@ -45,34 +45,26 @@ def _hold(row: asyncpg.Record) -> HoldRow:
 
 
 async def lock_for_new_hold(
-    conn: asyncpg.Connection, screening_id: UUID, client_id: str, now: datetime
-) -> tuple[SaleStatus, datetime, int, int]:
+    conn: asyncpg.Connection, screening_id: UUID, client_id: str
+) -> tuple[datetime, int]:
     """Take the screening's sales lock (shared: holds never wait for each other here, only for
     the screening's cancellation) and the client's lock (one new hold per client at a time);
-    then read, after the locks, the screening's status, start and hold time, and how many live
-    holds the client has."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock_shared($1, hashtext($2)),"
-        " pg_advisory_xact_lock($3, hashtext($4))",
-        SALES_LOCK,
-        str(screening_id),
-        CLIENT_LOCK,
-        client_id,
-    )
+    return the screening's start and hold time. Its status is read by the next statement, after
+    the locks (this one's snapshot is older than them)."""
     row = await conn.fetchrow(
         """
-        SELECT s.status, s.starts_at, v.hold_minutes,
-               (SELECT count(*) FROM hold h
-                WHERE h.client_id = $2 AND h.status = 'live' AND h.expires_at > $3) AS live
+        SELECT pg_advisory_xact_lock_shared($2, hashtext(s.id::text)),
+               pg_advisory_xact_lock($3, hashtext($4)), s.starts_at, v.hold_minutes
         FROM screening s JOIN venue v ON v.id = s.venue_id WHERE s.id = $1
         """,
         screening_id,
+        SALES_LOCK,
+        CLIENT_LOCK,
         client_id,
-        now,
     )
     if row is None:
         raise NotFound(f"no screening {screening_id}")
-    return row["status"], row["starts_at"], row["hold_minutes"], row["live"]
+    return row["starts_at"], row["hold_minutes"]
 
 
 async def lock_sales(conn: asyncpg.Connection, screening_id: UUID, *, exclusive: bool) -> None:
@@ -82,22 +74,41 @@ async def lock_sales(conn: asyncpg.Connection, screening_id: UUID, *, exclusive:
     await conn.execute(f"SELECT {function}($1, hashtext($2))", SALES_LOCK, str(screening_id))
 
 
+async def sale_facts(conn: asyncpg.Connection, screening_id: UUID) -> tuple[SaleStatus, datetime]:
+    """The screening's stored status and start."""
+    row = await conn.fetchrow("SELECT status, starts_at FROM screening WHERE id = $1", screening_id)
+    if row is None:
+        raise NotFound(f"no screening {screening_id}")
+    return row["status"], row["starts_at"]
+
+
 async def hold_minutes_of(conn: asyncpg.Connection, venue_id: UUID) -> int:
     minutes: int = await conn.fetchval("SELECT hold_minutes FROM venue WHERE id = $1", venue_id)
     return minutes
 
 
-async def insert_hold_and_claim(conn: asyncpg.Connection, hold: HoldRow) -> set[UUID]:
-    """Insert the hold and claim its seats in one statement; returns the seats claimed (the
-    others are taken: the caller undoes the transaction)."""
-    rows = await conn.fetch(
+async def insert_hold_and_claim(
+    conn: asyncpg.Connection, hold: HoldRow, max_live_holds: int
+) -> tuple[SaleStatus, int, set[UUID]]:
+    """In one statement: read the screening's status and the client's live holds, and if the
+    screening is on sale and the client under its limit, insert the hold and claim its seats.
+    Returns (status, live holds, seats claimed): seats not claimed are taken or held by a dead
+    hold (see take_over_dead_claims)."""
+    row = await conn.fetchrow(
         f"""
-        WITH new_hold AS (
+        WITH now_ AS (
+            SELECT s.status,
+                   (SELECT count(*) FROM hold h WHERE h.client_id = $5 AND h.status = 'live'
+                                                  AND h.expires_at > $8) AS live
+            FROM screening s WHERE s.id = $2
+        ), new_hold AS (
             INSERT INTO hold (id, screening_id, venue_id, token_hash, client_id, seat_ids,
                               wheelchair_spaces, created_at, expires_at, latest_expiry)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM now_
+            WHERE now_.status IN ('on_sale', 'sold_out') AND now_.live < $11
+            RETURNING id
         ), claimed AS ({CLAIM_FOR_HOLD})
-        SELECT seat_id FROM claimed
+        SELECT now_.status, now_.live, ARRAY(SELECT seat_id FROM claimed) AS claimed FROM now_
         """,
         hold.id,
         hold.screening_id,
@@ -109,8 +120,11 @@ async def insert_hold_and_claim(conn: asyncpg.Connection, hold: HoldRow) -> set[
         hold.created_at,
         hold.expires_at,
         hold.latest_expiry,
+        max_live_holds,
     )
-    return {row["seat_id"] for row in rows}
+    if row is None:
+        raise NotFound(f"no screening {hold.screening_id}")
+    return row["status"], row["live"], set(row["claimed"])
 
 
 async def get_hold(conn: asyncpg.Connection, hold_id: UUID, *, lock: bool = False) -> HoldRow:

@@ -4,6 +4,7 @@ claims on it, and the screening's sale status, which follows its free seats."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -11,27 +12,36 @@ import msgspec
 
 from schemas.box_office import SaleStatus
 from schemas.catalog import Seat
+from services.box_office.rules import SeatLayout, seat_layout
 from services.errors import NotFound
 
-# A claim is live while it is a booking or a block, or a hold not yet past expires_at ($2).
-LIVE_CLAIM = "(c.expires_at IS NULL OR c.expires_at > $2)"
-# Free seats of screening $1 at time $2 (as an expression over the screening row `s`).
+# A claim is live while it is a booking or a block, or a hold not yet past expires_at ({now}).
+_LIVE_CLAIM = "(c.expires_at IS NULL OR c.expires_at > {now})"
+LIVE_CLAIM = _LIVE_CLAIM.format(now="$2")
+# Whether screening `s` has a free seat at time {now}: walks the seats and stops at the first
+# free one, so it is cheap until the screening is nearly full. Each seat's claim is looked up by
+# a scalar subquery, which PostgreSQL always runs as one primary-key probe per seat: written as
+# NOT EXISTS, a fresh table's statistics can lead it to a nested loop over every claim.
+_ANY_FREE_SEAT = f"""
+    EXISTS (SELECT 1 FROM seat st WHERE st.auditorium_id = s.auditorium_id
+              AND (SELECT c.kind FROM seat_claim c
+                   WHERE c.screening_id = s.id AND c.seat_id = st.id AND {_LIVE_CLAIM}) IS NULL)
+"""
+ANY_FREE_SEAT = _ANY_FREE_SEAT.format(now="$2")
+# How many seats of `s` are free at time $2 (counts them all: for the rare status flip).
 FREE_SEATS = f"""
     ((SELECT count(*) FROM seat st WHERE st.auditorium_id = s.auditorium_id)
      - (SELECT count(*) FROM seat_claim c WHERE c.screening_id = s.id AND {LIVE_CLAIM}))
 """
 # The sale status of screening `s` as its seats say now, for reads that must not wait for the
 # stored status to catch up (a hold that expired with no worker running frees its seats at once).
-SALE_STATUS_NOW = """
+SALE_STATUS_NOW = f"""
     CASE WHEN s.status IN ('on_sale', 'sold_out') THEN
-        CASE WHEN EXISTS (
-            SELECT 1 FROM seat st WHERE st.auditorium_id = s.auditorium_id AND NOT EXISTS (
-                SELECT 1 FROM seat_claim c WHERE c.screening_id = s.id AND c.seat_id = st.id
-                  AND (c.expires_at IS NULL OR c.expires_at > now())))
-        THEN 'on_sale' ELSE 'sold_out' END
+        CASE WHEN {_ANY_FREE_SEAT.format(now="now()")} THEN 'on_sale' ELSE 'sold_out' END
     ELSE s.status END
 """
 _CACHE_SIZE = 512
+T = TypeVar("T")
 
 
 class Place(msgspec.Struct, frozen=True):
@@ -49,6 +59,8 @@ class Seating(msgspec.Struct, frozen=True):
     seats: list[Seat]
     by_label: dict[str, Seat]
     by_id: dict[UUID, Seat]
+    seat_ids: list[UUID]
+    layout: SeatLayout
 
     def labels(self, seat_ids: list[UUID]) -> list[str]:
         return [self.by_id[seat_id].label for seat_id in seat_ids]
@@ -58,7 +70,7 @@ _places: dict[UUID, Place] = {}
 _seatings: dict[UUID, Seating] = {}
 
 
-def _remember(cache: dict[UUID, object], key: UUID, value: object) -> None:
+def _remember(cache: dict[UUID, T], key: UUID, value: T) -> None:
     if len(cache) >= _CACHE_SIZE:
         cache.pop(next(iter(cache)))
     cache[key] = value
@@ -74,7 +86,7 @@ async def place_of(conn: asyncpg.Connection, screening_id: UUID) -> Place:
         if row is None:
             raise NotFound(f"no screening {screening_id}")
         place = Place(screening_id, row["venue_id"], row["auditorium_id"])
-        _remember(_places, screening_id, place)  # type: ignore[arg-type]
+        _remember(_places, screening_id, place)
     return place
 
 
@@ -96,8 +108,10 @@ async def seating_of(conn: asyncpg.Connection, auditorium_id: UUID) -> Seating:
             seats,
             {seat.label: seat for seat in seats},
             {seat.id: seat for seat in seats},
+            [seat.id for seat in seats],
+            seat_layout(seats),
         )
-        _remember(_seatings, auditorium_id, seating)  # type: ignore[arg-type]
+        _remember(_seatings, auditorium_id, seating)
     return seating
 
 
@@ -108,12 +122,12 @@ async def live_claims(
     block), in one query: a seat not listed is free."""
     row = await conn.fetchrow(
         f"""
-        SELECT s.status,
-               ARRAY(SELECT c.seat_id FROM seat_claim c
-                     WHERE c.screening_id = s.id AND {LIVE_CLAIM}) AS seat_ids,
-               ARRAY(SELECT c.kind FROM seat_claim c
-                     WHERE c.screening_id = s.id AND {LIVE_CLAIM}) AS kinds
-        FROM screening s WHERE s.id = $1
+        SELECT s.status, coalesce(c.seat_ids, '{{}}') AS seat_ids,
+               coalesce(c.kinds, '{{}}') AS kinds
+        FROM screening s, LATERAL (
+            SELECT array_agg(c.seat_id) AS seat_ids, array_agg(c.kind) AS kinds
+            FROM seat_claim c WHERE c.screening_id = s.id AND {LIVE_CLAIM}) AS c
+        WHERE s.id = $1
         """,
         screening_id,
         now,
@@ -123,18 +137,47 @@ async def live_claims(
     return row["status"], dict(zip(row["seat_ids"], row["kinds"], strict=True))
 
 
+# The stored status of screening $1, and the ordinal of the first of the seats $3 (in that
+# order) with no live claim at time $2. One primary-key probe per seat, stopping at the first
+# free one: PostgreSQL has no plan to choose, whatever its statistics say.
+_SALE_STATE = f"""
+    SELECT s.status,
+           (SELECT t.n FROM unnest($3::uuid[]) WITH ORDINALITY AS t(seat_id, n)
+            WHERE (SELECT c.kind FROM seat_claim c
+                   WHERE c.screening_id = s.id AND c.seat_id = t.seat_id AND {LIVE_CLAIM}) IS NULL
+            LIMIT 1) AS free_at
+    FROM screening s WHERE s.id = $1
+"""
+_FIRST_BATCH = 16  # then eight times more each round: one round trip unless nearly full
+# Where the last check found a free seat, per screening: the next one starts there ("next
+# fit"), so walking past taken seats costs little however the screening fills up.
+_free_hints: dict[UUID, int] = {}
+
+
 async def sale_state(
-    conn: asyncpg.Connection, screening_id: UUID, now: datetime
-) -> tuple[SaleStatus, int]:
-    """The stored sale status and the number of free seats now."""
-    row = await conn.fetchrow(
-        f"SELECT s.status, {FREE_SEATS} AS free FROM screening s WHERE s.id = $1",
-        screening_id,
-        now,
-    )
-    if row is None:
-        raise NotFound(f"no screening {screening_id}")
-    return row["status"], row["free"]
+    conn: asyncpg.Connection, screening_id: UUID, seating: Seating, now: datetime
+) -> tuple[SaleStatus, bool]:
+    """The stored sale status, and whether any seat is free now."""
+    seats = seating.seat_ids
+    start = _free_hints.get(screening_id, 0) % max(1, len(seats))
+    offset, batch = 0, _FIRST_BATCH
+    while True:
+        # The next `batch` seats in map order from start + offset, wrapping round.
+        first = start + offset
+        ids = seats[first : first + batch]
+        if first + batch > len(seats):
+            ids += seats[max(0, first - len(seats)) : min(start, first + batch - len(seats))]
+        row = await conn.fetchrow(_SALE_STATE, screening_id, now, ids)
+        if row is None:
+            raise NotFound(f"no screening {screening_id}")
+        status: SaleStatus = row["status"]
+        if row["free_at"] is not None:
+            _remember(_free_hints, screening_id, start + offset + row["free_at"] - 1)
+            return status, True
+        offset += batch
+        batch *= 8
+        if offset >= len(seats):
+            return status, False
 
 
 async def set_sale_status(
@@ -144,13 +187,13 @@ async def set_sale_status(
     current: SaleStatus,
     new: SaleStatus,
 ) -> tuple[UUID, int] | None:
-    """Flip on_sale <-> sold_out if the status is still `current` and the free seats, counted
-    again by this statement, still call for it; (venue id, free seats) when it flipped."""
-    condition = "= 0" if new == "sold_out" else "> 0"
+    """Flip on_sale <-> sold_out if the status is still `current` and the seats, looked at again
+    by this statement, still call for it; (venue id, free seats) when it flipped."""
+    condition = "NOT" if new == "sold_out" else ""
     row = await conn.fetchrow(
         f"""
         UPDATE screening s SET status = $4, version = s.version + 1, updated_at = now()
-        WHERE s.id = $1 AND s.status = $3 AND {FREE_SEATS} {condition}
+        WHERE s.id = $1 AND s.status = $3 AND {condition} {ANY_FREE_SEAT}
         RETURNING s.venue_id, {FREE_SEATS} AS free
         """,
         screening_id,
@@ -168,7 +211,7 @@ async def unsettled_screenings(conn: asyncpg.Connection, now: datetime) -> list[
         f"""
         SELECT s.id FROM screening s
         WHERE s.status IN ('on_sale', 'sold_out') AND s.starts_at > $1
-          AND (s.status = 'sold_out') <> ({FREE_SEATS.replace("$2", "$1")} = 0)
+          AND (s.status = 'sold_out') = {_ANY_FREE_SEAT.format(now="$1")}
         """,
         now,
     )

@@ -249,11 +249,14 @@ async def create_screening(
 async def _lock(
     conn: asyncpg.Connection, screening_id: UUID, expected: int | None
 ) -> asyncpg.Record:
+    # NO KEY UPDATE: the id never changes, so rows that reference the screening (holds, seat
+    # claims, bookings) may still be written meanwhile; FOR UPDATE would make their foreign-key
+    # checks wait, and a cancellation waiting for those holds in turn would deadlock.
     row = await conn.fetchrow(
         """
         SELECT s.*, f.runtime_minutes, a.hearing_loop, a.cleaning_minutes
         FROM screening s JOIN film f ON f.id = s.film_id JOIN auditorium a ON a.id = s.auditorium_id
-        WHERE s.id = $1 FOR UPDATE OF s
+        WHERE s.id = $1 FOR NO KEY UPDATE OF s
         """,
         screening_id,
     )

@@ -257,3 +257,22 @@ async def test_an_expired_hold_is_dead_for_every_read_and_write_without_a_worker
         assert await conn.fetchval("SELECT count(*) FROM booking") == 0
         status = await conn.fetchval("SELECT status FROM hold WHERE id = $1", hold_id)
     assert status == "live"  # nothing changed: the sweep will record its expiry
+
+
+async def test_sales_close_when_the_screening_starts(client, small, demo):
+    response = await hold(client, small, {"seats": ["C8"]})
+    path, token = f"/v1/holds/{response.json()['id']}", token_of(response)
+    async with demo.acquire() as conn:
+        await conn.execute(
+            "UPDATE screening SET starts_at = now() - interval '1 minute' WHERE id = $1", small
+        )
+    refused = await hold(client, small, {"seats": ["C9"]}, client_id="late")
+    assert refused.status_code == 409
+    assert refused.json()["reason"] == "sales closed"
+    more = await client.patch(path, json={"add": ["C9"]}, headers=token)
+    assert more.status_code == 409
+    # A hold made before the start can still be confirmed.
+    confirm = await client.post(
+        f"{path}/confirm", json=confirm_body(["C8"]), headers={**token, "Idempotency-Key": "k"}
+    )
+    assert confirm.status_code == 201, confirm.text

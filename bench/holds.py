@@ -1,0 +1,487 @@
+"""Box-office figures on this machine: holds/s, an on-sale rush, seat-map reads/s, and in the same
+run a baseline of plain INSERT transactions through asyncpg.
+
+    python bench/holds.py [--database-url ADMIN_URL] [--redis-url URL] [--workers 2]
+
+It creates its own database (`usher_bench_<random>`) on the PostgreSQL server of ADMIN_URL
+(default: the local one), migrates it with the real runner, starts its own API server processes
+(`usher serve --workers N`), drives them with a minimal keep-alive HTTP/1.1 client (httpx costs
+more CPU than the server on a small machine), prints the figures, then stops the servers and drops
+the database. The API only pings Redis here, under a prefix of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import msgspec
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from schemas.catalog import AuditoriumIn, Price, ScreeningIn, SeatIn  # noqa: E402
+from schemas.events import ScreeningUpdated  # noqa: E402
+from services.catalog import service as catalog  # noqa: E402
+from services.db import connect, create_pool  # noqa: E402
+from services.db.migrate import apply_migrations  # noqa: E402
+from services.demo import load_demo_data  # noqa: E402
+from services.ids import uuid7  # noqa: E402
+from services.outbox import record_event  # noqa: E402
+
+# -- a small HTTP/1.1 client: one keep-alive connection per simulated client ---------------------
+
+
+class Http:
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        payload = b"" if body is None else msgspec.json.encode(body)
+        lines = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {self.host}",
+            f"Content-Length: {len(payload)}",
+        ]
+        if body is not None:
+            lines.append("Content-Type: application/json")
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        answer_headers: dict[str, str] = {}
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            answer_headers[name.strip().lower()] = value.strip()
+        length = int(answer_headers.get("content-length", "0"))
+        content = await self.reader.readexactly(length) if length else b""
+        return status, answer_headers, content
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+@dataclass
+class Timings:
+    latencies: list[float] = field(default_factory=list)
+
+    def add(self, seconds: float) -> None:
+        self.latencies.append(seconds)
+
+    def p(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+
+
+# -- setup ---------------------------------------------------------------------------------------
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def standard_seats(rows: int, per_row: int) -> list[SeatIn]:
+    """Rows of standard seats with a centre aisle."""
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    seats = []
+    for r in range(rows):
+        row = letters[r] if r < 26 else f"R{r}"
+        for n in range(1, per_row + 1):
+            x = float(n + (1 if n > per_row // 2 else 0))
+            seats.append(SeatIn(f"{row}{n}", row, r + 1, n, x, float(r + 1)))
+    return seats
+
+
+async def prepare(url: str) -> dict[str, Any]:
+    """Migrate, load the demo programme, and add the bench's halls and screenings."""
+    conn = await connect(url)
+    try:
+        await apply_migrations(conn)
+        await load_demo_data(conn, date.today())
+        venue_id = await conn.fetchval("SELECT id FROM venue WHERE slug = 'riverside'")
+        starts = datetime.now(UTC) + timedelta(days=60)
+        made: dict[str, Any] = {}
+        for name, rows, per_row, offset in (("wide", 50, 100, 0), ("rush", 15, 20, 1)):
+            hall = await catalog.add_auditorium(
+                conn, None, AuditoriumIn(venue_id, name, name, standard_seats(rows, per_row))
+            )
+            screening = await catalog.schedule_screening(
+                conn,
+                None,
+                ScreeningIn(
+                    film="here",
+                    auditorium_id=hall.id,
+                    starts_at=starts + timedelta(days=offset),
+                    prices=[Price("adult", 1200)],
+                ),
+            )
+            made[name] = (screening.id, [seat.label for seat in hall.seats])
+        await conn.execute(
+            "CREATE TABLE bench_insert (id uuid PRIMARY KEY, payload text, at timestamptz)"
+        )
+        return made
+    finally:
+        await conn.close()
+
+
+def start_api(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+
+
+async def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the API server exited")
+        try:
+            http = Http("127.0.0.1", port)
+            status, _, _ = await http.request("GET", "/healthz")
+            await http.close()
+            if status == 200:
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the API server did not start")
+
+
+# -- the measurements ----------------------------------------------------------------------------
+
+
+async def baseline_inserts(url: str, concurrency: int, seconds: float, event: bool) -> float:
+    """Single-row INSERT transactions per second through asyncpg (autocommit: one each), into a
+    plain table, or (`event`) into the outbox through record_event, as every hold does."""
+    pool = await create_pool(url, min_size=concurrency, max_size=concurrency)
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        async with pool.acquire() as conn:
+            while time.perf_counter() < stop:
+                if event:
+                    await record_event(
+                        conn,  # type: ignore[arg-type]
+                        ScreeningUpdated(
+                            id=uuid7(), occurred_at=datetime.now(UTC), screening_id=uuid7()
+                        ),
+                    )
+                else:
+                    await conn.execute(
+                        "INSERT INTO bench_insert (id, payload, at) VALUES ($1, $2, now())",
+                        uuid.uuid4(),
+                        "x" * 40,
+                    )
+                done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    await pool.close()
+    return done / elapsed
+
+
+async def holds_on_distinct_seats(
+    port: int, screening: str, labels: list[str], clients: int, per_hold: int
+) -> tuple[float, Timings, int]:
+    """Each client holds its own seats, `per_hold` at a time, until its share is used up."""
+    timings = Timings()
+    shares = [labels[i::clients] for i in range(clients)]
+    made = 0
+
+    async def client(share: list[str], n: int) -> None:
+        nonlocal made
+        http = Http("127.0.0.1", port)
+        for k in range(0, len(share) - per_hold + 1, per_hold):
+            t = time.perf_counter()
+            status, _, body = await http.request(
+                "POST",
+                f"/v1/screenings/{screening}/holds",
+                {"seats": share[k : k + per_hold]},
+                {"X-Client-Id": f"distinct-{n}-{k}"},
+            )
+            timings.add(time.perf_counter() - t)
+            if status != 201:
+                raise RuntimeError(f"hold refused: {status} {body[:200]!r}")
+            made += 1
+        await http.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(share, n) for n, share in enumerate(shares)))
+    elapsed = time.perf_counter() - started
+    return made / elapsed, timings, made
+
+
+async def rush(
+    port: int, screening: str, clients: int, requests: int
+) -> tuple[float | None, Timings, Timings, dict[int, int]]:
+    """`requests` hold attempts from `clients` patrons at once for one screening; each patron
+    wants 1-4 seats together (best available), settles for fewer, and confirms what it gets."""
+    hold_timings, confirm_timings = Timings(), Timings()
+    statuses: dict[int, int] = {}
+    rng = random.Random(1)
+    sold_out_at: list[float] = []
+    booked = 0
+    go = asyncio.Event()
+
+    async def patron(n: int, attempts: int) -> None:
+        nonlocal booked
+        http = Http("127.0.0.1", port)
+        await http.request("GET", "/healthz")  # connected before the doors open
+        await go.wait()
+        wanted = rng.randint(1, 4)
+        for attempt in range(attempts):
+            count = max(1, wanted - attempt)
+            t = time.perf_counter()
+            status, _, body = await http.request(
+                "POST",
+                f"/v1/screenings/{screening}/holds",
+                {"count": count},
+                {"X-Client-Id": f"rush-{n}"},
+            )
+            hold_timings.add(time.perf_counter() - t)
+            statuses[status] = statuses.get(status, 0) + 1
+            if status != 201:
+                continue
+            held = msgspec.json.decode(body)
+            seats = [seat["label"] for seat in held["seats"]]
+            t = time.perf_counter()
+            status, _, body = await http.request(
+                "POST",
+                f"/v1/holds/{held['id']}/confirm",
+                {
+                    "patron": {"name": f"Patron {n}", "email": f"p{n}@example.org"},
+                    "tickets": [{"seat": s, "ticket_type": "adult"} for s in seats],
+                },
+                {"X-Hold-Token": held["token"], "Idempotency-Key": f"{n}-{attempt}"},
+            )
+            confirm_timings.add(time.perf_counter() - t)
+            if status != 201:
+                raise RuntimeError(f"confirm refused: {status} {body[:200]!r}")
+            booked += len(seats)
+            if booked >= 300 and not sold_out_at:
+                sold_out_at.append(time.perf_counter())
+        await http.close()
+
+    per_client = requests // clients
+    tasks = [asyncio.create_task(patron(n, per_client)) for n in range(clients)]
+    await asyncio.sleep(1.0)
+    started = time.perf_counter()
+    go.set()
+    await asyncio.gather(*tasks)
+    sell_out = sold_out_at[0] - started if sold_out_at else None
+    return sell_out, hold_timings, confirm_timings, statuses
+
+
+async def seat_map_reads(
+    port: int, screening: str, clients: int, seconds: float, etag: str | None
+) -> tuple[float, Timings]:
+    timings = Timings()
+    done = 0
+    stop = time.perf_counter() + seconds
+    headers = {"If-None-Match": etag} if etag else {}
+
+    async def client() -> None:
+        nonlocal done
+        http = Http("127.0.0.1", port)
+        while time.perf_counter() < stop:
+            t = time.perf_counter()
+            status, _, _ = await http.request(
+                "GET", f"/v1/screenings/{screening}/seats", headers=headers
+            )
+            timings.add(time.perf_counter() - t)
+            assert status in (200, 304), status
+            done += 1
+        await http.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return done / (time.perf_counter() - started), timings
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> None:
+    name = f"usher_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(args.database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(args.database_url, name)
+    prefix = f"usher-bench-{secrets.token_hex(4)}:"
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        made = await prepare(url)
+        wide, wide_labels = made["wide"]
+        rush_screening, _ = made["rush"]
+        connections = args.workers * args.pool
+        print(
+            f"PostgreSQL {await admin.fetchval('SHOW server_version')}, {os.cpu_count()} CPUs; "
+            f"API: {args.workers} worker process(es) x {args.pool} connections"
+        )
+
+        if args.no_notify:
+            conn = await connect(url)
+            await conn.execute("ALTER TABLE outbox DISABLE TRIGGER outbox_notify")
+            await conn.close()
+            print("experiment: the outbox's NOTIFY trigger is disabled in the bench database")
+        inserts = await baseline_inserts(url, connections, args.seconds, event=False)
+        print(
+            f"baseline: {inserts:,.0f} single-row INSERT transactions/s "
+            f"({connections} asyncpg connections)"
+        )
+        outbox = await baseline_inserts(url, connections, args.seconds, event=True)
+        print(
+            f"context: {outbox:,.0f} single-row outbox INSERT transactions/s through "
+            "record_event, as every hold writes one"
+            + ("" if args.no_notify else " (its NOTIFY trigger serialises notifying commits)")
+        )
+
+        port = args.port
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "USHER_DATABASE_URL": url,
+            "USHER_REDIS_URL": args.redis_url,
+            "USHER_REDIS_PREFIX": prefix,
+            "USHER_DB_POOL_MIN": str(args.pool),
+            "USHER_DB_POOL_MAX": str(args.pool),
+        }
+        server = start_api(env, port, args.workers)
+        await wait_ready(port, server)
+        # Warm every worker's connections and caches.
+        await seat_map_reads(port, str(wide), 50, 1.0, None)
+
+        rate, timings, count = await holds_on_distinct_seats(
+            port, str(wide), wide_labels, args.clients, 2
+        )
+        print(
+            f"holds: {rate:,.0f} holds/s of 2 seats ({count} holds, {args.clients} clients "
+            f"on distinct seats), p50 {timings.p(0.5):.1f} ms, p99 {timings.p(0.99):.1f} ms"
+        )
+        print(f"ratio holds/s / inserts/s: {rate / inserts:.2f} (goal >= 0.5)")
+
+        sell_out, holds_t, confirms_t, statuses = await rush(port, str(rush_screening), 200, 2000)
+        check = await asyncpg.connect(url)
+        sold = await check.fetchval(
+            "SELECT count(*) FROM seat_claim WHERE screening_id = $1 AND kind = 'booking'",
+            rush_screening,
+        )
+        status = await check.fetchval("SELECT status FROM screening WHERE id = $1", rush_screening)
+        sold_out_events = await check.fetchval(
+            "SELECT count(*) FROM outbox WHERE event_type = 'screening.sold_out'"
+            " AND aggregate_id = $1",
+            str(rush_screening),
+        )
+        await check.close()
+        answers = ", ".join(f"{n} x {code}" for code, n in sorted(statuses.items()))
+        print(
+            f"rush: {sum(statuses.values())} hold requests from 200 clients for 300 seats "
+            f"({answers}): {sold} seats sold, screening {status} "
+            f"({sold_out_events} ScreeningSoldOut), "
+            + (f"sold out in {sell_out:.2f} s" if sell_out else "not sold out")
+        )
+        print(
+            f"rush latency: holds p50 {holds_t.p(0.5):.1f} ms, p99 {holds_t.p(0.99):.1f} ms; "
+            f"confirms p50 {confirms_t.p(0.5):.1f} ms, p99 {confirms_t.p(0.99):.1f} ms"
+        )
+
+        reads, read_t = await seat_map_reads(port, str(rush_screening), 50, args.seconds, None)
+        http = Http("127.0.0.1", port)
+        _, headers, _ = await http.request("GET", f"/v1/screenings/{rush_screening}/seats")
+        await http.close()
+        cached, cached_t = await seat_map_reads(
+            port, str(rush_screening), 50, args.seconds, headers["etag"]
+        )
+        print(
+            f"seat map (300 seats): {reads:,.0f} reads/s (p99 {read_t.p(0.99):.1f} ms); "
+            f"{cached:,.0f} reads/s answered 304 (p99 {cached_t.p(0.99):.1f} ms)"
+        )
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="an admin connection to a PostgreSQL server (the bench makes its own database)",
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    parser.add_argument("--port", type=int, default=0, help="the API's port (default: a free one)")
+    parser.add_argument("--workers", type=int, default=2, help="API processes")
+    parser.add_argument("--pool", type=int, default=8, help="connections per API process")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--no-notify",
+        action="store_true",
+        help="experiment: disable the outbox NOTIFY trigger in the bench database",
+    )
+    args = parser.parse_args()
+    if not args.port:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            args.port = probe.getsockname()[1]
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        asyncio.run(run(args))
+    else:
+        uvloop.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
