@@ -148,6 +148,28 @@ async def prepare(url: str) -> dict[str, Any]:
         await conn.close()
 
 
+def start_relay(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The event relay, as every deployment runs it: while it is busy it polls, so the outbox
+    trigger does not NOTIFY (notifying commits are serialised by PostgreSQL)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "relay"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def start_api(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
@@ -349,6 +371,7 @@ async def run(args: argparse.Namespace) -> None:
     url = with_database(args.database_url, name)
     prefix = f"usher-bench-{secrets.token_hex(4)}:"
     server: subprocess.Popen[bytes] | None = None
+    relay: subprocess.Popen[bytes] | None = None
     try:
         made = await prepare(url)
         wide, wide_labels = made["wide"]
@@ -387,6 +410,9 @@ async def run(args: argparse.Namespace) -> None:
             "USHER_DB_POOL_MAX": str(args.pool),
         }
         server = start_api(env, port, args.workers)
+        if not args.no_relay:
+            relay = start_relay(env)
+            print("the event relay runs beside the API (--no-relay to leave it out)")
         await wait_ready(port, server)
         # Warm every worker's connections and caches.
         await seat_map_reads(port, str(wide), 50, 1.0, None)
@@ -437,13 +463,9 @@ async def run(args: argparse.Namespace) -> None:
             f"{cached:,.0f} reads/s answered 304 (p99 {cached_t.p(0.99):.1f} ms)"
         )
     finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+        for process in (relay, server):
+            if process is not None:
+                stop(process)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
@@ -469,6 +491,9 @@ def main() -> None:
         "--no-notify",
         action="store_true",
         help="experiment: disable the outbox NOTIFY trigger in the bench database",
+    )
+    parser.add_argument(
+        "--no-relay", action="store_true", help="leave the event relay out (the API alone)"
     )
     args = parser.parse_args()
     if not args.port:
