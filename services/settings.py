@@ -41,6 +41,16 @@ class BoxOfficeSettings(msgspec.Struct, frozen=True):
     max_hold_minutes: int = 30
 
 
+class AccessSettings(msgspec.Struct, frozen=True):
+    """Access devices (docs/access.md): how long a reserved unit is kept, and the deadlines."""
+
+    pickup_lead_minutes: int = 30  # a unit is set aside from this long before the start
+    turnaround_minutes: int = 30  # and after the end, for its return, cleaning and charging
+    no_show_minutes: int = 20  # after the start, a device never collected is released
+    overdue_minutes: int = 30  # after the end, a device not returned is flagged to staff
+    max_reservations_per_client: int = 4  # live reservations per client per screening
+
+
 class MailSettings(msgspec.Struct, frozen=True):
     host: str = "127.0.0.1"
     port: int = 1025
@@ -73,6 +83,7 @@ class Settings(msgspec.Struct, frozen=True):
     box_office: BoxOfficeSettings
     mail: MailSettings
     events: EventSettings = EventSettings()
+    access: AccessSettings = AccessSettings()
     public_url: str = "http://127.0.0.1:8000"
     data_dir: str = ".usher"
     debug: bool = False
@@ -139,6 +150,13 @@ def get_settings() -> Settings:
             lag_alert_seconds=_int("LAG_ALERT_SECONDS", 60),
             job_timeout_seconds=_int("JOB_TIMEOUT_SECONDS", 60),
             job_tries=_int("JOB_TRIES", 5),
+        ),
+        access=AccessSettings(
+            pickup_lead_minutes=_int("DEVICE_PICKUP_LEAD_MINUTES", 30),
+            turnaround_minutes=_int("DEVICE_TURNAROUND_MINUTES", 30),
+            no_show_minutes=_int("DEVICE_NO_SHOW_MINUTES", 20),
+            overdue_minutes=_int("DEVICE_OVERDUE_MINUTES", 30),
+            max_reservations_per_client=_int("MAX_DEVICE_RESERVATIONS_PER_CLIENT", 4),
         ),
         public_url=_env("PUBLIC_URL", "http://127.0.0.1:8000"),
         data_dir=_env("DATA_DIR", ".usher"),
