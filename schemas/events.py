@@ -243,7 +243,7 @@ class DeviceWaitlisted(
 ):
     """No unit is free for the screening: the patron is on the waitlist at `position`. `reason`
     is `full` for a new reservation, `unit_withdrawn` when its unit went for repair (or the
-    screening moved) and no other unit was free; it keeps its place by request time."""
+    screening moved) and no other unit was free; it keeps its place in the queue."""
 
     position: int
     reason: str = "full"

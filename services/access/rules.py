@@ -76,6 +76,22 @@ def loan_span(
     )
 
 
+def from_now(span: Span, now: datetime) -> Span:
+    """The part of a span still to come: a unit set aside once the span has begun is needed from
+    now on, and a loan that ended a minute ago must not stand in its way."""
+    if span.start < now < span.end:
+        return Span(now, span.end)
+    return span
+
+
+def span_to_follow(stored: Span, full: Span, now: datetime) -> Span | None:
+    """The span a live reservation should have now that its screening's full span is `full`, or
+    None when it has it already (the full span, or what was left of it when it was placed)."""
+    if stored.end == full.end and full.start <= stored.start <= max(full.start, now):
+        return None
+    return from_now(full, now)
+
+
 def check_reservable(status: str, starts_at: datetime, now: datetime) -> None:
     if status == "cancelled":
         raise Conflict("the screening is cancelled", reason="screening cancelled")

@@ -184,3 +184,24 @@ def test_a_unit_problem_is_said_plainly() -> None:
     assert rules.unit_problem("available", ROOM, ROOM) is None
     assert rules.unit_problem("charging", ROOM, ROOM) == "charging"
     assert rules.unit_problem("available", OTHER_ROOM, ROOM) == "tuned to another auditorium"
+
+
+def test_a_span_already_begun_is_needed_from_now() -> None:
+    span = rules.Span(NOW, NOW + timedelta(hours=2))
+    assert rules.from_now(span, NOW - timedelta(minutes=5)) == span
+    later = NOW + timedelta(minutes=5)
+    assert rules.from_now(span, later) == (later, span.end)
+    assert rules.from_now(span, NOW + timedelta(hours=3)) == span  # over: left as it was
+
+
+def test_which_spans_follow_a_moved_screening() -> None:
+    full = rules.Span(NOW, NOW + timedelta(hours=2))
+    assert rules.span_to_follow(full, full, NOW - timedelta(hours=1)) is None
+    placed_late = rules.Span(NOW + timedelta(minutes=10), full.end)
+    assert rules.span_to_follow(placed_late, full, NOW + timedelta(minutes=20)) is None
+    moved = rules.Span(NOW + timedelta(hours=1), NOW + timedelta(hours=3))
+    assert rules.span_to_follow(full, moved, NOW - timedelta(hours=1)) == moved
+    assert rules.span_to_follow(full, moved, NOW + timedelta(hours=2)) == (
+        NOW + timedelta(hours=2),
+        moved.end,
+    )

@@ -11,7 +11,7 @@ import asyncpg
 
 from schemas.access import DeviceReservation
 from schemas.events import DeviceWaitlisted, Event
-from services.access import store
+from services.access import rules, store
 from services.access.rules import Span
 from services.box_office import tokens
 from services.errors import NotAllowed, NotAuthenticated
@@ -77,7 +77,7 @@ async def place(
     it there; the unit's id, or None when none is free. Call under the kind's lock: then the
     first candidate is taken, and PostgreSQL's refusal (never expected) only moves on to the
     next."""
-    wanted = span or row.span
+    wanted = rules.from_now(span or row.span, now)
     candidates = await store.free_units(
         conn, row.venue_id, row.kind, wanted, auditorium_id, ignoring=row.id, besides=besides
     )
@@ -100,9 +100,9 @@ async def rehome(
     conn: asyncpg.Connection, device_id: UUID, now: datetime
 ) -> tuple[list[store.ReservationRow], list[Event]]:
     """Move the coming loans set aside on a unit taken out of service to other free units, in
-    request order; those with none go back to the waitlist in the place their request time
-    gives them. Under the kind's lock, with the unit already out of service. Returns the rows
-    moved (not to the waitlist) and the events of those sent back."""
+    queue order; those with none go back to the waitlist in the place they always had. Under the
+    kind's lock, with the unit already out of service. Returns the rows moved (not to the
+    waitlist) and the events of those sent back."""
     moved: list[store.ReservationRow] = []
     events: list[Event] = []
     for row in await store.holding_unit(conn, device_id, statuses=("reserved",), after=now):

@@ -46,6 +46,7 @@ async def add_device(
 ) -> Device:
     await store.venue_auditoriums(conn, venue_id)  # 404 for an unknown venue
     async with conn.transaction():
+        await store.lock_kind(conn, venue_id, data.kind)  # a unit comes free for the waitlist
         device = await store.insert_device(
             conn, uuid7(), venue_id, data.asset_tag, data.kind, data.auditorium_id, data.note, now
         )
@@ -124,7 +125,7 @@ async def change_device(
 async def pickups(
     conn: asyncpg.Connection, screening_id: UUID, settings: AccessSettings, now: datetime
 ) -> PickUpList:
-    """Who needs what for a screening, in request order per kind: the unit set aside and whether
+    """Who needs what for a screening, in queue order per kind: the unit set aside and whether
     it can be handed over as it is, the waitlist in order, and what is out or overdue."""
     facts = await store.screening_facts(conn, screening_id)
     rows = await store.of_screening(conn, screening_id, statuses=ON_THE_LIST)

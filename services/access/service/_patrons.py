@@ -37,7 +37,7 @@ async def screening_devices(
         facts.features, facts.hearing_loop, await store.in_service(conn, facts.venue_id)
     )
     open_ = facts.status != "cancelled" and now < facts.starts_at
-    span = span_of(facts, settings)
+    span = rules.from_now(span_of(facts, settings), now)
     waitlisted = await store.waitlisted_by_kind(conn, screening_id)
     offers = []
     for kind in offered:
@@ -119,7 +119,7 @@ async def reserve(
                 f"this client has {live} device reservations for this screening, the most allowed",
                 reason="too many reservations",
             )
-        span = span_of(facts, settings)
+        span = rules.from_now(span_of(facts, settings), now)
         await store.lock_kind(conn, facts.venue_id, data.kind)
         waiting = await store.waiting_for(conn, facts.venue_id, data.kind, span, now)
         row = store.ReservationRow(
@@ -189,6 +189,7 @@ async def cancel_reservation(
         authorize(secret, first)
     by = "staff" if staff else "patron"
     async with conn.transaction():
+        await store.lock_kind(conn, first.venue_id, first.kind)  # it frees a unit
         ended = await store.end_reservations(conn, now, by, reason, reservation_id=reservation_id)
         if ended:
             row = ended[0]

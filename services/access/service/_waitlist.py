@@ -26,9 +26,11 @@ async def promote_waitlist(
     conn: asyncpg.Connection, venue_id: UUID, kind: str, now: datetime
 ) -> list[UUID]:
     """Give free units to the patrons waiting for this kind in this venue, in waitlist order
-    (screenings not started). Under the kind's lock, so two runs at once promote each free unit
-    once: a unit freed once promotes one patron, two freed at once promote two. Returns the
-    reservations promoted."""
+    (screenings not started). Under the kind's lock, which every step that frees or takes a unit
+    also holds: two runs at once promote each free unit once (a unit freed once promotes one
+    patron, two freed at once promote two), and no unit comes free halfway through a run, so a
+    patron further down the list never gets one before those ahead. Returns the reservations
+    promoted."""
     promoted: list[UUID] = []
     async with conn.transaction():
         await store.lock_kind(conn, venue_id, kind)
@@ -75,23 +77,24 @@ async def follow_screening(
     facts = await store.screening_facts(conn, screening_id)
     if facts.status == "cancelled":
         return set()
-    span = span_of(facts, settings)
+    full = span_of(facts, settings)
     stale = [
         row
         for row in await store.of_screening(conn, screening_id, statuses=rules.LIVE)
-        if row.span != span
+        if rules.span_to_follow(row.span, full, now) is not None
     ]
     if not stale:
         return set()
     kinds = {(row.venue_id, row.kind) for row in stale}
     async with conn.transaction():
         facts = await store.screening_facts(conn, screening_id, share=True)
-        span = span_of(facts, settings)
+        full = span_of(facts, settings)
         await store.lock_kinds(conn, kinds)
         events: list[Event] = []
         for first in stale:
             row = await store.get_reservation(conn, first.id, lock=True)
-            if row.status not in rules.LIVE or row.span == span:
+            span = rules.span_to_follow(row.span, full, now)
+            if row.status not in rules.LIVE or span is None:
                 continue
             if row.status == "waitlisted":
                 await store.set_span(conn, row.id, span)
@@ -114,22 +117,25 @@ async def run_deadlines(
     devices not returned in time (DeviceOverdue, for staff), and waitlist entries whose
     screening started (lapsed: DeviceReservationCancelled by system)."""
     counts = {"no_show": 0, "overdue": 0, "lapsed": 0}
-    while True:
-        async with conn.transaction():
-            rows = await store.no_shows(conn, now, settings.no_show_minutes, DEADLINE_BATCH)
-            await record_events(
-                conn,
-                [
-                    DeviceNoShow(
-                        **about(r, now), device_id=r.device_id, asset_tag=r.asset_tag or ""
-                    )
-                    for r in rows
-                    if r.device_id is not None
-                ],
-            )
-        counts["no_show"] += len(rows)
-        if len(rows) < DEADLINE_BATCH:
-            break
+    minutes = settings.no_show_minutes
+    for venue_id, kind in await store.no_show_kinds(conn, now, minutes):
+        while True:  # a unit comes free: under its kind's lock, like every other
+            async with conn.transaction():
+                await store.lock_kind(conn, venue_id, kind)
+                rows = await store.no_shows(conn, now, minutes, DEADLINE_BATCH, venue_id, kind)
+                await record_events(
+                    conn,
+                    [
+                        DeviceNoShow(
+                            **about(r, now), device_id=r.device_id, asset_tag=r.asset_tag or ""
+                        )
+                        for r in rows
+                        if r.device_id is not None
+                    ],
+                )
+            counts["no_show"] += len(rows)
+            if len(rows) < DEADLINE_BATCH:
+                break
     while True:
         async with conn.transaction():
             due = await store.overdue(conn, now, settings.overdue_minutes, DEADLINE_BATCH)

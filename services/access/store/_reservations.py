@@ -182,7 +182,7 @@ async def set_span(conn: asyncpg.Connection, reservation_id: UUID, span: Span) -
 
 
 async def demote(conn: asyncpg.Connection, reservation_id: UUID) -> None:
-    """Back to the waitlist, in the place its request time gives it (`reserved_at` keeps when
+    """Back to the waitlist, in the place its queue number gives it (`reserved_at` keeps when
     it was first set aside)."""
     await conn.execute(
         """
@@ -229,11 +229,10 @@ async def position(conn: asyncpg.Connection, row: ReservationRow) -> int:
         """
         SELECT count(*) FROM device_reservation
         WHERE screening_id = $1 AND kind = $2 AND status = 'waitlisted'
-          AND (requested_at, id) <= ($3, $4)
+          AND queue_number <= (SELECT queue_number FROM device_reservation WHERE id = $3)
         """,
         row.screening_id,
         row.kind,
-        row.requested_at,
         row.id,
     )
     return place
@@ -249,7 +248,7 @@ async def waitlist(
         + """
         JOIN screening s ON s.id = r.screening_id
         WHERE r.venue_id = $1 AND r.kind = $2 AND r.status = 'waitlisted' AND s.starts_at > $3
-        ORDER BY r.requested_at, r.id
+        ORDER BY r.queue_number
         FOR UPDATE OF r
         """,
         venue_id,
@@ -275,7 +274,7 @@ async def holding_unit(
     besides: UUID | None = None,
 ) -> list[ReservationRow]:
     """Reservations holding a unit in `statuses`, optionally over `overlapping`, or ending after
-    `after`, other than `besides`; locked, in request order."""
+    `after`, other than `besides`; locked, in queue order."""
     rows = await conn.fetch(
         _select()
         + """
@@ -283,7 +282,7 @@ async def holding_unit(
           AND ($3::tstzrange IS NULL OR r.span && $3)
           AND ($4::timestamptz IS NULL OR upper(r.span) > $4)
           AND r.id IS DISTINCT FROM $5
-        ORDER BY r.requested_at, r.id
+        ORDER BY r.queue_number
         FOR UPDATE OF r
         """,
         device_id,
@@ -326,7 +325,7 @@ async def end_reservations(
             FROM due WHERE r.id = due.id AND r.status = ANY($4::text[])
             RETURNING r.*
         )
-        {_select("ended")} ORDER BY r.requested_at, r.id
+        {_select("ended")} ORDER BY r.queue_number
         """,
         now,
         by,
@@ -371,7 +370,7 @@ async def of_screening(
         _select()
         + """
         WHERE r.screening_id = $1 AND ($2::text[] IS NULL OR r.status = ANY($2::text[]))
-        ORDER BY r.kind, r.requested_at, r.id
+        ORDER BY r.kind, r.queue_number
         """,
         screening_id,
         list(statuses) if statuses else None,
@@ -413,8 +412,34 @@ async def waitlisted_by_kind(conn: asyncpg.Connection, screening_id: UUID) -> di
 # -- deadlines ----------------------------------------------------------------------------------
 
 
+_NO_SHOW = """
+    r.status = 'reserved' AND s.starts_at <= $1::timestamptz - make_interval(mins => $2)
+"""
+
+
+async def no_show_kinds(
+    conn: asyncpg.Connection, now: datetime, minutes: int
+) -> list[tuple[UUID, str]]:
+    """The (venue, kind) pairs with devices never collected: each is released under its lock."""
+    rows = await conn.fetch(
+        f"""
+        SELECT DISTINCT r.venue_id, r.kind FROM device_reservation r
+        JOIN screening s ON s.id = r.screening_id WHERE {_NO_SHOW}
+        ORDER BY r.venue_id, r.kind
+        """,
+        now,
+        minutes,
+    )
+    return [(row["venue_id"], row["kind"]) for row in rows]
+
+
 async def no_shows(
-    conn: asyncpg.Connection, now: datetime, minutes: int, limit: int
+    conn: asyncpg.Connection,
+    now: datetime,
+    minutes: int,
+    limit: int,
+    venue_id: UUID,
+    kind: str,
 ) -> list[ReservationRow]:
     """Reserved, never collected, and the screening started `minutes` ago: released, once
     (rows another transaction holds are left for the next run)."""
@@ -422,7 +447,7 @@ async def no_shows(
         f"""
         WITH due AS (
             SELECT r.id FROM device_reservation r JOIN screening s ON s.id = r.screening_id
-            WHERE r.status = 'reserved' AND s.starts_at <= $1 - make_interval(mins => $2)
+            WHERE {_NO_SHOW} AND r.venue_id = $4 AND r.kind = $5
             ORDER BY r.id LIMIT $3 FOR UPDATE OF r SKIP LOCKED
         ), ended AS (
             UPDATE device_reservation r
@@ -431,11 +456,13 @@ async def no_shows(
             FROM due WHERE r.id = due.id AND r.status = 'reserved'
             RETURNING r.*
         )
-        {_select("ended")} ORDER BY r.requested_at, r.id
+        {_select("ended")} ORDER BY r.queue_number
         """,
         now,
         minutes,
         limit,
+        venue_id,
+        kind,
     )
     return _rows(rows)
 
@@ -450,7 +477,7 @@ async def overdue(
         WITH due AS (
             SELECT r.id FROM device_reservation r JOIN screening s ON s.id = r.screening_id
             WHERE r.status = 'checked_out' AND r.overdue_at IS NULL
-              AND s.ends_at <= $1 - make_interval(mins => $2)
+              AND s.ends_at <= $1::timestamptz - make_interval(mins => $2)
             ORDER BY r.id LIMIT $3 FOR UPDATE OF r SKIP LOCKED
         ), flagged AS (
             UPDATE device_reservation r SET overdue_at = $1, version = r.version + 1
@@ -459,7 +486,7 @@ async def overdue(
         )
         {_select("flagged").replace("SELECT ", "SELECT s.ends_at AS screening_ends_at, ", 1)}
         JOIN screening s ON s.id = r.screening_id
-        ORDER BY r.requested_at, r.id
+        ORDER BY r.queue_number
         """,
         now,
         minutes,
@@ -490,7 +517,7 @@ async def lapses(conn: asyncpg.Connection, now: datetime, limit: int) -> list[Re
             FROM due WHERE r.id = due.id AND r.status = 'waitlisted'
             RETURNING r.*
         )
-        {_select("ended")} ORDER BY r.requested_at, r.id
+        {_select("ended")} ORDER BY r.queue_number
         """,
         now,
         limit,

@@ -33,11 +33,14 @@ CREATE INDEX device_venue_kind ON device (venue_id, kind);
 -- A patron's reservation of one device of a kind for one screening. `span` is the time it needs a
 -- unit for; while `status` is reserved, checked_out or returned it holds `device_id` for that span
 -- (a returned unit's span ends at its return plus the turnaround). A waitlisted reservation holds
--- no unit; the waitlist is served in (requested_at, id) order. Tied to a booking or to a hold (and
+-- no unit; the waitlist is served in `queue_number` order, which is the order in which the requests
+-- took their kind's lock (every step that sets units aside takes it), so a position given in an
+-- answer never changes but by those ahead leaving. Tied to a booking or to a hold (and
 -- through the hold to the booking it became), or to neither (a ticket bought at the door). Only the
 -- SHA-256 of the patron's secret is stored.
 CREATE TABLE device_reservation (
     id uuid PRIMARY KEY,
+    queue_number bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
     screening_id uuid NOT NULL REFERENCES screening (id),
     venue_id uuid NOT NULL REFERENCES venue (id),
     kind text NOT NULL
@@ -75,7 +78,7 @@ CREATE TABLE device_reservation (
     CONSTRAINT device_never_lent_twice EXCLUDE USING gist (device_id WITH =, span WITH &&)
         WHERE (status IN ('reserved', 'checked_out', 'returned'))
 );
-CREATE INDEX device_reservation_waitlist ON device_reservation (venue_id, kind, requested_at, id)
+CREATE INDEX device_reservation_waitlist ON device_reservation (venue_id, kind, queue_number)
     WHERE status = 'waitlisted';
 CREATE INDEX device_reservation_screening ON device_reservation (screening_id, kind, status);
 CREATE INDEX device_reservation_live ON device_reservation (status)

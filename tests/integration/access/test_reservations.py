@@ -3,8 +3,13 @@ screenings, cancellation, ties to bookings and holds, and bad input answered as 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from services.access import service
 from tests.integration.access.helpers import (
@@ -289,3 +294,54 @@ async def test_a_cancelled_screening_releases_its_devices(client, db, day, manag
     seen = await client.get(f"/v1/device-reservations/{kept.json()['id']}", headers=secret_of(kept))
     assert seen.json()["status"] == "cancelled"
     assert seen.json()["ended_by"] == "screening"
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
+FIELDS = st.sampled_from(
+    ["kind", "patron_name", "patron_email", "booking_reference", "hold_id", "asset_tag", "state",
+     "auditorium_id", "note", "reason"]
+)  # fmt: skip
+BODIES = JSON | st.dictionaries(FIELDS, JSON, max_size=5)
+
+
+@pytest.fixture
+async def target(client, db, day) -> tuple[UUID, str, UUID]:
+    """A screening with one reservation, for the random bodies to aim at."""
+    screening = await schedule(db, "cinema-2", day)
+    made = await reserve(client, screening, "Fuzz")
+    venue = await db.fetchval("SELECT venue_id FROM screening WHERE id = $1", screening)
+    return screening, made.json()["id"], venue
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=BODIES, route=st.integers(min_value=0, max_value=5))
+async def test_random_bodies_never_yield_a_500(client, manager, target, body, route):
+    screening, reservation, venue = target
+    method, path = [
+        ("post", f"/v1/screenings/{screening}/device-reservations"),
+        ("post", f"/v1/device-pickups/{reservation}/check-out"),
+        ("post", f"/v1/device-pickups/{reservation}/cancel"),
+        ("post", f"/v1/venues/{venue}/devices"),
+        ("patch", f"/v1/venues/{venue}/devices/ALS-101"),
+        ("post", f"/v1/venues/{venue}/devices/ALS-101/return"),
+    ][route]
+    answer = await client.request(
+        method,
+        path,
+        content=json.dumps(body),
+        headers={**manager, "content-type": "application/json"},
+    )
+    assert answer.status_code < 500, (method, path, body, answer.text)
+    if answer.status_code >= 400:
+        assert answer.headers["content-type"] == "application/problem+json"
