@@ -1,5 +1,6 @@
 """SQL of the access part, split by what it stores; every function takes a connection first."""
 
+from services.access.store._deadlines import lapses, no_show_kinds, no_shows, overdue, waiting_kinds
 from services.access.store._devices import (
     count_free_units,
     free_units,
@@ -22,6 +23,15 @@ from services.access.store._facts import (
     screening_facts,
     venue_auditoriums,
 )
+from services.access.store._queues import (
+    holding_unit,
+    of_screening,
+    position,
+    seats_of,
+    waiting_for,
+    waitlist,
+    waitlisted_by_kind,
+)
 from services.access.store._reservations import (
     ReservationRow,
     demote,
@@ -29,23 +39,11 @@ from services.access.store._reservations import (
     end_turnarounds,
     get_reservation,
     hold_unit,
-    holding_unit,
     insert_reservation,
-    lapses,
     live_for_client,
     live_kinds,
     mark_returned,
-    no_show_kinds,
-    no_shows,
-    of_screening,
-    overdue,
-    position,
-    seats_of,
     set_span,
-    waiting_for,
-    waiting_kinds,
-    waitlist,
-    waitlisted_by_kind,
 )
 
 __all__ = [
