@@ -23,7 +23,7 @@ from schemas.events import DeviceAdded, DeviceChanged, DeviceCheckedOut, DeviceR
 from schemas.staff import StaffMember
 from services.access import rules, store
 from services.access.service._common import about, place, rehome
-from services.errors import Conflict
+from services.errors import Conflict, InvalidInput
 from services.ids import uuid7
 from services.outbox import record_event, record_events
 from services.settings import AccessSettings
@@ -79,6 +79,8 @@ async def change_device(
 ) -> Device:
     """Mark, tune or note a unit; one taken out of service hands its coming loans on."""
     changed = [f for f in patch.__struct_fields__ if getattr(patch, f) is not msgspec.UNSET]
+    if not changed:
+        raise InvalidInput("nothing to change", field="state", reason="give a field to change")
     first = await store.get_device(conn, venue_id, asset_tag)
     async with conn.transaction():
         await store.lock_kind(conn, venue_id, first.kind)

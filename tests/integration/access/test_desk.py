@@ -250,6 +250,8 @@ async def test_a_unit_sent_for_repair_hands_its_loans_on(client, db, staff, plac
     )
     assert out.status_code == 200, out.text
     # on loan: return it first
+    nothing = await client.patch(place.path("AX-3"), json={}, headers=staff)
+    assert nothing.status_code == 422
     on_loan = await client.patch(place.path("AX-3"), json={"state": "charging"}, headers=staff)
     assert on_loan.status_code == 409
     assert on_loan.json()["reason"] == "on loan"
