@@ -12,9 +12,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from schemas.catalog import ScreeningIn
-from services.access import service as access
 from services.catalog import service as catalog
 from services.demo import PRICES, demo_inventory
+from services.ids import uuid7
 
 Client = AsyncTestClient[Litestar]
 TEST_NOTE = "access-test"
@@ -35,10 +35,17 @@ async def places(conn: asyncpg.Connection) -> tuple[UUID, UUID, UUID]:
 
 
 async def add_demo_inventory(conn: asyncpg.Connection) -> None:
+    """The demo's units, straight in SQL (as set up, not as added: no events)."""
     venue, cinema_1, cinema_2 = await places(conn)
     now = datetime.now(UTC)
-    for unit in demo_inventory(cinema_1, cinema_2):
-        await access.add_device(conn, None, venue, unit, now)
+    await conn.executemany(
+        "INSERT INTO device (id, venue_id, asset_tag, kind, auditorium_id, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        [
+            (uuid7(), venue, unit.asset_tag, unit.kind, unit.auditorium_id, now)
+            for unit in demo_inventory(cinema_1, cinema_2)
+        ],
+    )
 
 
 async def schedule(
