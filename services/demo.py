@@ -4,12 +4,14 @@ Tuesday, dated from the day the data is loaded so that they can be booked."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from schemas.access import DeviceIn, DeviceKind
 from schemas.catalog import (
     Address,
     AuditoriumIn,
@@ -25,6 +27,8 @@ from schemas.catalog import (
     VenueIn,
 )
 from schemas.staff import Role
+from services.access import rules as access_rules
+from services.access import service as access
 from services.catalog import service
 from services.staff import store as staff_store
 from services.staff.passwords import hash_password
@@ -138,6 +142,32 @@ def small_seat_map() -> list[SeatIn]:
     return seats
 
 
+def demo_inventory(cinema_1: UUID, cinema_2: UUID) -> list[DeviceIn]:
+    """The devices of a two-screen house as US rules count them: per auditorium, the receivers of
+    ADA 219.3 (Cinema 1, 300 seats: 12, a quarter of them neckloops for hearing aids; Cinema 2,
+    92 seats: 4, all with headphones, since its hearing loop serves hearing aids directly), tuned
+    to their auditorium; and, for the house, the captioning and audio-description devices of
+    28 CFR 36.303(g), which work in either auditorium."""
+    units: list[DeviceIn] = []
+
+    def add(prefix: str, kind: DeviceKind, count: int, room: UUID | None, first: int) -> None:
+        for n in range(first, first + count):
+            units.append(DeviceIn(f"{prefix}-{n:02d}", kind, room))
+
+    rooms = (
+        (1, cinema_1, len(large_seat_map()), False),
+        (2, cinema_2, len(small_seat_map()), True),
+    )
+    for number, room, seats, loop in rooms:
+        receivers = access_rules.required_receivers(seats)
+        neckloops = access_rules.required_hearing_aid_compatible(seats, loop)
+        add("ALS", "assistive_listening", receivers - neckloops, room, number * 100 + 1)
+        add("NL", "neckloop", neckloops, room, number * 100 + 1)
+    add("CC", "captioning", access_rules.required_captioning(2), None, 1)
+    add("AD", "audio_description", access_rules.required_audio_description(2), None, 1)
+    return units
+
+
 def coming_friday(today: date) -> date:
     """The first Friday after today."""
     return today + timedelta(days=(4 - today.weekday()) % 7 or 7)
@@ -188,6 +218,9 @@ async def load_demo_data(conn: asyncpg.Connection, today: date) -> bool:
             None,
             AuditoriumIn(venue.id, "cinema-2", "Cinema 2", small_seat_map(), True, 15),
         )
+        now = datetime.now(UTC)
+        for unit in demo_inventory(big.id, small.id):
+            await access.add_device(conn, None, venue.id, unit, now)
         await service.add_series(
             conn,
             None,

@@ -38,11 +38,20 @@ class AuthSettings(msgspec.Struct, frozen=True):
 
 
 class BoxOfficeSettings(msgspec.Struct, frozen=True):
-    hold_minutes: int = 10
     max_seats_per_hold: int = 10
     max_live_holds_per_client: int = 5
     max_extensions: int = 2
     max_hold_minutes: int = 30
+
+
+class AccessSettings(msgspec.Struct, frozen=True):
+    """Access devices (docs/access.md): how long a reserved unit is kept, and the deadlines."""
+
+    pickup_lead_minutes: int = 30  # a unit is set aside from this long before the start
+    turnaround_minutes: int = 30  # and after the end, for its return, cleaning and charging
+    no_show_minutes: int = 20  # after the start, a device never collected is released
+    overdue_minutes: int = 30  # after the end, a device not returned is flagged to staff
+    max_reservations_per_client: int = 4  # live reservations per client per screening
 
 
 class MailSettings(msgspec.Struct, frozen=True):
@@ -80,6 +89,7 @@ class Settings(msgspec.Struct, frozen=True):
     events: EventSettings = EventSettings()
     host: str = "127.0.0.1"
     port: int = 8000
+    access: AccessSettings = AccessSettings()
     public_url: str = "http://127.0.0.1:8000"
     data_dir: str = ".usher"
     debug: bool = False
@@ -140,7 +150,6 @@ def get_settings() -> Settings:
             token_minutes=_int("TOKEN_MINUTES", 12 * 60),
         ),
         box_office=BoxOfficeSettings(
-            hold_minutes=_int("HOLD_MINUTES", 10),
             max_seats_per_hold=_int("MAX_SEATS_PER_HOLD", 10),
             max_live_holds_per_client=_int("MAX_LIVE_HOLDS_PER_CLIENT", 5),
             max_extensions=_int("MAX_HOLD_EXTENSIONS", 2),
@@ -167,6 +176,13 @@ def get_settings() -> Settings:
             lag_alert_seconds=_int("LAG_ALERT_SECONDS", 60),
             job_timeout_seconds=_int("JOB_TIMEOUT_SECONDS", 60),
             job_tries=_int("JOB_TRIES", 5),
+        ),
+        access=AccessSettings(
+            pickup_lead_minutes=_int("DEVICE_PICKUP_LEAD_MINUTES", 30),
+            turnaround_minutes=_int("DEVICE_TURNAROUND_MINUTES", 30),
+            no_show_minutes=_int("DEVICE_NO_SHOW_MINUTES", 20),
+            overdue_minutes=_int("DEVICE_OVERDUE_MINUTES", 30),
+            max_reservations_per_client=_int("MAX_DEVICE_RESERVATIONS_PER_CLIENT", 4),
         ),
         host=host,
         port=port,

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from schemas.events import HoldExtended, SeatsHeld
 from workers.delivery import Consumer
+from workers.devices import REACTS_TO, react
 from workers.holds import schedule_expiry
 from workers.last_event import record_last_event
 
 CONSUMERS: tuple[Consumer, ...] = (
     Consumer("last-event", record_last_event),
     Consumer("hold-expiry", schedule_expiry, types=(SeatsHeld, HoldExtended)),
+    Consumer("devices", react, types=REACTS_TO),
 )

@@ -19,12 +19,23 @@ from arq.worker import Function, Worker, func
 from services.db import create_pool as create_db_pool
 from services.settings import Settings
 from workers.constants import ARQ_HEALTH, ARQ_QUEUE, key
+from workers.devices import (
+    device_deadlines,
+    follow_screening_job,
+    promote_waitlist_job,
+    release_devices_job,
+)
 from workers.holds import expire_hold_job, sweep_holds
 from workers.jobs import deserialize, prune, serialize
 
 # Job functions, each wrapped by `arq.worker.func` with its own timeout and tries where the
 # defaults (USHER_JOB_TIMEOUT_SECONDS, USHER_JOB_TRIES) do not fit.
-JOBS: list[Function] = [func(expire_hold_job, timeout=30, max_tries=5)]
+JOBS: list[Function] = [
+    func(expire_hold_job, timeout=30, max_tries=5),
+    func(release_devices_job, timeout=30, max_tries=10),
+    func(promote_waitlist_job, timeout=30, max_tries=10),
+    func(follow_screening_job, timeout=60, max_tries=10),
+]
 PRUNE_MINUTES = set(range(0, 60, 10))
 
 
@@ -46,6 +57,17 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
             sweep_holds,
             name=key(settings.redis, "sweep-holds"),
             second={0, 15, 30, 45},
+            run_at_startup=True,
+            unique=True,
+            timeout=60,
+            max_tries=1,
+        ),
+        # Access devices: no-shows, overdue returns and lapsed waitlist entries recorded within
+        # 30 s of their time, and every waitlist swept (a lost promotion job still happens).
+        cron(
+            device_deadlines,
+            name=key(settings.redis, "device-deadlines"),
+            second={5, 35},
             run_at_startup=True,
             unique=True,
             timeout=60,

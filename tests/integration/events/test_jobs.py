@@ -122,6 +122,6 @@ def test_every_cron_job_carries_the_prefix(settings: Settings) -> None:
     assert options["health_check_key"].startswith(settings.redis.prefix)
     names = [c.name for c in options["cron_jobs"]]
     assert f"{settings.redis.prefix}prune" in names
-    assert all(name.startswith(settings.redis.prefix) for name in names)
+    assert all(name.startswith(settings.redis.prefix) for name in names), names
     assert options["job_serializer"] is serialize
     assert options["job_deserializer"] is deserialize

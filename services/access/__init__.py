@@ -1,0 +1,1 @@
+"""Access devices: inventory, reservations, waitlist and the desk (docs/access.md)."""

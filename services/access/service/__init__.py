@@ -1,0 +1,46 @@
+"""Access steps: each opens its own transaction and writes the change with its events (and, for
+staff, its audit row). Steps that set units aside or move them take the (venue, kind) lock first."""
+
+from services.access.service._desk import (
+    add_device,
+    change_device,
+    check_out,
+    inventory,
+    pickup,
+    pickups,
+    return_unit,
+)
+from services.access.service._patrons import (
+    cancel_reservation,
+    get_reservation,
+    reserve,
+    screening_devices,
+)
+from services.access.service._waitlist import (
+    Tie,
+    follow_screening,
+    promote_waitlist,
+    release,
+    run_deadlines,
+    waiting_kinds,
+)
+
+__all__ = [
+    "Tie",
+    "add_device",
+    "cancel_reservation",
+    "change_device",
+    "check_out",
+    "follow_screening",
+    "get_reservation",
+    "inventory",
+    "pickup",
+    "pickups",
+    "promote_waitlist",
+    "release",
+    "reserve",
+    "return_unit",
+    "run_deadlines",
+    "screening_devices",
+    "waiting_kinds",
+]

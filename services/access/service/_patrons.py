@@ -1,0 +1,221 @@
+"""The patron's side: what a screening offers, reserving (a unit at once, or the waitlist), looking
+a reservation up and cancelling it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from schemas.access import DeviceOffer, DeviceReservation, DeviceReservationIn, ScreeningDevices
+from schemas.events import DeviceReservationCancelled, DeviceReserved
+from schemas.staff import StaffMember
+from services.access import rules, store
+from services.access.service._common import about, authorize, place, reservation_view
+from services.access.service._common import waitlisted_event as _waitlisted
+from services.box_office import tokens
+from services.errors import Conflict, InvalidInput, NotAllowed, NotAuthenticated
+from services.ids import token, uuid7
+from services.outbox import record_event
+from services.settings import AccessSettings
+from services.staff.store import record_action
+
+
+def span_of(facts: store.ScreeningFacts, settings: AccessSettings) -> rules.Span:
+    return rules.loan_span(
+        facts.starts_at, facts.ends_at, settings.pickup_lead_minutes, settings.turnaround_minutes
+    )
+
+
+async def screening_devices(
+    conn: asyncpg.Connection, screening_id: UUID, settings: AccessSettings, now: datetime
+) -> ScreeningDevices:
+    """The kinds the screening offers and how many units of each a new reservation could get."""
+    facts = await store.screening_facts(conn, screening_id)
+    offered = rules.offered_kinds(
+        facts.features, facts.hearing_loop, await store.in_service(conn, facts.venue_id)
+    )
+    open_ = facts.status != "cancelled" and now < facts.starts_at
+    span = rules.from_now(span_of(facts, settings), now)
+    waitlisted = await store.waitlisted_by_kind(conn, screening_id)
+    offers = []
+    for kind in offered:
+        left = 0
+        if open_:
+            free = await store.count_free_units(conn, facts.venue_id, kind, span)
+            left = rules.reservable(
+                free, await store.waiting_for(conn, facts.venue_id, kind, span, now)
+            )
+        offers.append(
+            DeviceOffer(
+                kind=kind,
+                name=rules.KIND_NAMES[kind],
+                reservable=left,
+                waitlisted=waitlisted.get(kind, 0),
+            )
+        )
+    return ScreeningDevices(
+        screening_id=screening_id, hearing_loop=facts.hearing_loop, offers=offers
+    )
+
+
+async def reserve(
+    conn: asyncpg.Connection,
+    screening_id: UUID,
+    data: DeviceReservationIn,
+    client_id: str,
+    hold_token: str | None,
+    settings: AccessSettings,
+    now: datetime,
+) -> DeviceReservation:
+    """Reserve a device: a free unit is set aside at once, else the patron joins the waitlist
+    (behind anyone already waiting for an overlapping screening). The answer carries the
+    patron's secret, sent this once."""
+    rules.check_ties(data.booking_reference, data.hold_id)
+    facts = await store.screening_facts(conn, screening_id)
+    rules.check_reservable(facts.status, facts.starts_at, now)
+    offered = rules.offered_kinds(
+        facts.features, facts.hearing_loop, await store.in_service(conn, facts.venue_id)
+    )
+    rules.check_kind_offered(data.kind, offered)
+    if data.booking_reference is None:
+        rules.patron_of(data.patron_name, data.patron_email)
+    if data.hold_id is not None and hold_token is None:
+        raise NotAuthenticated("send the hold's token in the X-Hold-Token header")
+    secret = token(24)
+    async with conn.transaction():
+        facts = await store.screening_facts(conn, screening_id, share=True)
+        rules.check_reservable(facts.status, facts.starts_at, now)
+        booking_id = hold_id = None
+        if data.booking_reference is None:
+            name, email = rules.patron_of(data.patron_name, data.patron_email)
+        else:
+            reference = data.booking_reference.upper()
+            booking = await store.booking_for_tie(conn, reference)
+            if booking is None:
+                raise InvalidInput(
+                    f"there is no booking {reference}",
+                    field="booking_reference",
+                    reason="unknown booking",
+                )
+            rules.check_booking_tie(booking.screening_id, booking.status, screening_id, reference)
+            booking_id = booking.id
+            name, email = rules.patron_of(
+                data.patron_name, data.patron_email, (booking.patron_name, booking.patron_email)
+            )
+        if data.hold_id is not None:
+            hold = await store.hold_for_tie(conn, data.hold_id)
+            if hold is None:
+                raise InvalidInput("there is no such hold", field="hold_id", reason="unknown hold")
+            if not tokens.matches(hold_token, hold.token_hash):
+                raise NotAllowed("this is not the hold token of this hold")
+            rules.check_hold_tie(hold.screening_id, hold.status, hold.expires_at, screening_id, now)
+            hold_id = hold.id
+        await store.lock_client(conn, client_id)
+        live = await store.live_for_client(conn, screening_id, client_id)
+        if live >= settings.max_reservations_per_client:
+            raise Conflict(
+                f"this client has {live} device reservations for this screening, the most allowed",
+                reason="too many reservations",
+            )
+        span = rules.from_now(span_of(facts, settings), now)
+        await store.lock_kind(conn, facts.venue_id, data.kind)
+        waiting = await store.waiting_for(conn, facts.venue_id, data.kind, span, now)
+        row = store.ReservationRow(
+            id=uuid7(),
+            screening_id=screening_id,
+            venue_id=facts.venue_id,
+            kind=data.kind,
+            status="waitlisted",
+            span=span,
+            device_id=None,
+            secret_hash=tokens.digest(secret),
+            client_id=client_id,
+            patron_name=name,
+            patron_email=email,
+            booking_id=booking_id,
+            hold_id=hold_id,
+            requested_at=now,
+        )
+        await store.insert_reservation(conn, row)
+        device_id = None
+        if waiting == 0:
+            device_id = await place(conn, row, facts.auditorium_id, now)
+        row = await store.get_reservation(conn, row.id)
+        position = None
+        if device_id is not None:
+            assert row.asset_tag is not None
+            await record_event(
+                conn,
+                DeviceReserved(
+                    **about(row, now),
+                    device_id=device_id,
+                    asset_tag=row.asset_tag,
+                    booking_reference=row.booking_reference or "",
+                    hold_id=row.hold_id,
+                ),
+            )
+        else:
+            event = await _waitlisted(conn, row, now, "full")
+            position = event.position
+            await record_event(conn, event)
+    return reservation_view(row, position, secret)
+
+
+async def get_reservation(
+    conn: asyncpg.Connection, reservation_id: UUID, secret: str | None
+) -> DeviceReservation:
+    row = await store.get_reservation(conn, reservation_id)
+    authorize(secret, row)
+    position = await store.position(conn, row) if row.status == "waitlisted" else None
+    return reservation_view(row, position)
+
+
+async def cancel_reservation(
+    conn: asyncpg.Connection,
+    reservation_id: UUID,
+    now: datetime,
+    reason: str,
+    *,
+    secret: str | None = None,
+    staff: StaffMember | None = None,
+) -> DeviceReservation:
+    """Cancel a waitlisted or reserved device (its patron, or staff); the unit goes to the next
+    patron waiting. Cancelling it again answers it as it is; a device handed over is returned at
+    the desk instead."""
+    first = await store.get_reservation(conn, reservation_id)
+    if staff is None:
+        authorize(secret, first)
+    by = "staff" if staff else "patron"
+    async with conn.transaction():
+        await store.lock_kind(conn, first.venue_id, first.kind)  # it frees a unit
+        ended = await store.end_reservations(conn, now, by, reason, reservation_id=reservation_id)
+        if ended:
+            row = ended[0]
+            await record_event(conn, cancelled_event(row, now, by, reason))
+            if staff is not None:
+                await record_action(
+                    conn, staff.id, "device_reservation.cancelled", "device_reservation", row.id
+                )
+            return reservation_view(row)
+    row = await store.get_reservation(conn, reservation_id)
+    if row.status != "cancelled":
+        raise Conflict(
+            f"this reservation is {row.status.replace('_', ' ')}: nothing to cancel",
+            reason=f"reservation {row.status}",
+        )
+    return reservation_view(row)
+
+
+def cancelled_event(
+    row: store.ReservationRow, now: datetime, by: str, reason: str
+) -> DeviceReservationCancelled:
+    """A cancelled row keeps the unit it had set aside (for the record): it freed that unit."""
+    return DeviceReservationCancelled(
+        **about(row, now),
+        by=by,
+        was="reserved" if row.device_id else "waitlisted",
+        reason=reason,
+        device_id=row.device_id,
+    )
