@@ -17,7 +17,6 @@ from services.catalog.routes import CATALOG_ROUTES
 from services.problems import EXCEPTION_HANDLERS
 from services.settings import Settings, get_settings
 from services.staff.auth import PUBLIC, jwt_auth
-from services.staff.dashboard import DASHBOARD_ROUTES
 from services.staff.routes import STAFF_ROUTES
 from services.state import DEPENDENCIES, lifespan
 
@@ -34,13 +33,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the API. Tests pass their own settings; servers read them from the environment."""
     settings = settings or get_settings()
     auth = jwt_auth(settings)
-    route_handlers: list[Any] = [
-        healthz,
-        *CATALOG_ROUTES,
-        *BOX_OFFICE_ROUTES,
-        *STAFF_ROUTES,
-        *DASHBOARD_ROUTES,
-    ]
+    route_handlers: list[Any] = [healthz, *CATALOG_ROUTES, *BOX_OFFICE_ROUTES, *STAFF_ROUTES]
     return Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
