@@ -95,6 +95,7 @@ async def block_seats(
         if len(claimed) < len(seat_ids):
             raise taken_conflict(seating, [i for i in seat_ids if i not in claimed])
         labels = [seat.label for seat in seats]
+        await store.lock_screening(conn, screening_id)  # the event is about the screening
         await record_event(
             conn,
             SeatsBlocked(
@@ -129,6 +130,7 @@ async def unblock_seats(
                 reason="not blocked",
                 seats=missing,
             )
+        await store.lock_screening(conn, screening_id)  # the event is about the screening
         await record_event(
             conn,
             SeatsUnblocked(
