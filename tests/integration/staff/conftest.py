@@ -33,8 +33,9 @@ _demo_screenings: set[UUID] = set()
 @pytest.fixture
 async def db(pool: asyncpg.Pool) -> asyncpg.Pool:
     """Overrides the root `db`: the whole database is emptied and the demo programme loaded the
-    first time; after that only holds, bookings, blocks, events and staff actions are emptied
-    and every demo screening put back on sale, which keeps each test's setup short."""
+    first time; after that only holds, bookings, blocks, events and staff actions (and what
+    refers to them) are emptied and every demo screening put back on sale, which keeps each
+    test's setup short."""
     async with pool.acquire() as conn:
         present = {row["id"] for row in await conn.fetch("SELECT id FROM screening")}
         if not _demo_screenings or present != _demo_screenings:
@@ -52,7 +53,7 @@ async def db(pool: asyncpg.Pool) -> asyncpg.Pool:
                 row["id"] for row in await conn.fetch("SELECT id FROM screening")
             )
         else:
-            await conn.execute(f"TRUNCATE {SALES_TABLES} RESTART IDENTITY")
+            await conn.execute(f"TRUNCATE {SALES_TABLES} RESTART IDENTITY CASCADE")
             await conn.execute("UPDATE screening SET status = 'on_sale' WHERE status = 'sold_out'")
     return pool
 
