@@ -197,6 +197,27 @@ class BookingCancelled(Event, frozen=True, kw_only=True, tag="booking.cancelled"
     reason: str = ""
 
 
+class SeatsBlocked(Event, frozen=True, kw_only=True, tag="seats.blocked"):
+    """Staff kept house seats of a screening off sale."""
+
+    aggregate = "screening"
+    aggregate_field = "screening_id"
+    screening_id: UUID
+    seat_ids: list[UUID]
+    seat_labels: list[str]
+    note: str = ""
+
+
+class SeatsUnblocked(Event, frozen=True, kw_only=True, tag="seats.unblocked"):
+    """Staff put blocked house seats of a screening back on sale."""
+
+    aggregate = "screening"
+    aggregate_field = "screening_id"
+    screening_id: UUID
+    seat_ids: list[UUID]
+    seat_labels: list[str]
+
+
 class ScreeningSoldOut(Event, frozen=True, kw_only=True, tag="screening.sold_out"):
     aggregate = "screening"
     aggregate_field = "screening_id"
@@ -349,6 +370,8 @@ AnyEvent = (
     | HoldExpired
     | BookingConfirmed
     | BookingCancelled
+    | SeatsBlocked
+    | SeatsUnblocked
     | ScreeningSoldOut
     | ScreeningBackOnSale
     | DeviceReserved

@@ -1,4 +1,5 @@
-"""HTTP: staff sign-in, who am I, and managers adding staff accounts."""
+"""HTTP: staff sign-in, who am I, and managers adding staff accounts; with the dashboard's routes
+(services/staff/dashboard.py), these are the staff part's routes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from services.errors import NotAuthenticated
 from services.openapi import problems
 from services.staff import store
 from services.staff.auth import PUBLIC, issue_token, manager_only, staff_only
+from services.staff.dashboard import DASHBOARD_ROUTES
 from services.staff.passwords import hash_password, verify_password
 from services.state import Db
 
@@ -65,4 +67,4 @@ async def add_staff(
     return member
 
 
-STAFF_ROUTES = [sign_in, who_am_i, add_staff]
+STAFF_ROUTES = [sign_in, who_am_i, add_staff, *DASHBOARD_ROUTES]

@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 from schemas.box_office import BlockIn, Blocks, SaleStatus, SeatCounts, SeatMap, SeatState
-from schemas.events import BookingCancelled, Event, HoldReleased
+from schemas.events import BookingCancelled, Event, HoldReleased, SeatsBlocked, SeatsUnblocked
 from schemas.staff import StaffMember
 from services.box_office import rules, store
 from services.box_office.service._common import (
@@ -21,6 +21,7 @@ from services.box_office.service._common import (
 )
 from services.errors import Conflict
 from services.ids import uuid7
+from services.outbox import record_event
 from services.staff.store import record_action
 
 
@@ -94,6 +95,19 @@ async def block_seats(
         if len(claimed) < len(seat_ids):
             raise taken_conflict(seating, [i for i in seat_ids if i not in claimed])
         labels = [seat.label for seat in seats]
+        await store.lock_screening(conn, screening_id)  # the event is about the screening
+        await record_event(
+            conn,
+            SeatsBlocked(
+                id=uuid7(),
+                occurred_at=now,
+                venue_id=(await store.place_of(conn, screening_id)).venue_id,
+                screening_id=screening_id,
+                seat_ids=seat_ids,
+                seat_labels=labels,
+                note=data.note,
+            ),
+        )
         await record_action(
             conn, by.id, "seats.blocked", "screening", screening_id, {"seats": labels}
         )
@@ -116,6 +130,18 @@ async def unblock_seats(
                 reason="not blocked",
                 seats=missing,
             )
+        await store.lock_screening(conn, screening_id)  # the event is about the screening
+        await record_event(
+            conn,
+            SeatsUnblocked(
+                id=uuid7(),
+                occurred_at=now,
+                venue_id=(await store.place_of(conn, screening_id)).venue_id,
+                screening_id=screening_id,
+                seat_ids=seat_ids,
+                seat_labels=labels,
+            ),
+        )
         await record_action(
             conn, by.id, "seats.unblocked", "screening", screening_id, {"seats": labels}
         )

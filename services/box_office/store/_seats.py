@@ -216,3 +216,10 @@ async def unsettled_screenings(conn: asyncpg.Connection, now: datetime) -> list[
         now,
     )
     return [row["id"] for row in rows]
+
+
+async def lock_screening(conn: asyncpg.Connection, screening_id: UUID) -> None:
+    """Lock the screening's row for the rest of the transaction, as a transaction that records an
+    event about the screening must (docs/streams.md). NO KEY UPDATE: rows that reference the
+    screening (holds, claims, bookings) are still inserted meanwhile."""
+    await conn.execute("SELECT 1 FROM screening WHERE id = $1 FOR NO KEY UPDATE", screening_id)
