@@ -11,7 +11,35 @@ const $ = (id) => document.getElementById(id);
 // CONNECT (issues 5 and 6): panels filled from their read models once those parts are merged.
 // Each entry: { element: "<list id>", load: async (screeningId) => rows, render: (row) => Node,
 // events: ["device.…" | "email.…" event type prefixes that refresh it] }.
-export const PANELS = [];
+const KIND_NAMES = {
+  assistive_listening: "Assistive-listening receiver",
+  neckloop: "Neckloop (T-coil)",
+  captioning: "Captioning device",
+  audio_description: "Audio-description receiver",
+};
+
+function pickupLine(item) {
+  const who = `${item.patron_name}${item.seats.length ? ` (${item.seats.join(", ")})` : ""}`;
+  const what = KIND_NAMES[item.kind] ?? item.kind;
+  const unit = item.device ? `unit ${item.device.asset_tag}` : "no unit yet";
+  let state;
+  if (item.status === "waitlisted") state = `waitlisted, position ${item.position}`;
+  else if (item.checked_out_at) state = item.overdue ? "on loan, OVERDUE" : "on loan";
+  else state = item.ready ? "ready to hand over" : `not ready: ${item.problem ?? "check the unit"}`;
+  return `${who}: ${what}, ${unit}, ${state}`;
+}
+
+// Panels filled per screening. The device pick-up list comes from the access part (issue 5);
+// check-out and returns by asset tag go through POST /v1/device-pickups/{id}/check-out (docs/access.md).
+export const PANELS = [
+  {
+    element: "pickups-list",
+    events: ["device_reservation.", "device."],
+    load: async (screeningId) =>
+      screeningId ? (await api(`/v1/screenings/${screeningId}/device-pickups`)).items : [],
+    render: pickupLine,
+  },
+];
 
 const state = {
   session: null,
