@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from schemas.common import Problem
 from services.box_office.routes import BOX_OFFICE_ROUTES
 from services.catalog.routes import CATALOG_ROUTES
+from services.notifications.routes import NOTIFICATION_ROUTES
 from services.problems import EXCEPTION_HANDLERS
 from services.settings import Settings, get_settings
 from services.staff.auth import PUBLIC, jwt_auth
@@ -33,7 +34,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the API. Tests pass their own settings; servers read them from the environment."""
     settings = settings or get_settings()
     auth = jwt_auth(settings)
-    route_handlers: list[Any] = [healthz, *CATALOG_ROUTES, *BOX_OFFICE_ROUTES, *STAFF_ROUTES]
+    route_handlers: list[Any] = [
+        healthz,
+        *CATALOG_ROUTES,
+        *BOX_OFFICE_ROUTES,
+        *STAFF_ROUTES,
+        *NOTIFICATION_ROUTES,
+    ]
     return Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from schemas.events import HoldExtended, SeatsHeld
 from workers.delivery import Consumer
+from workers.emails import EMAIL_EVENTS, queue_emails
 from workers.holds import schedule_expiry
 from workers.last_event import record_last_event
 
 CONSUMERS: tuple[Consumer, ...] = (
     Consumer("last-event", record_last_event),
     Consumer("hold-expiry", schedule_expiry, types=(SeatsHeld, HoldExtended)),
+    # From "$": an email group added to a running system does not mail the stream's past.
+    Consumer("emails", queue_emails, types=EMAIL_EVENTS, start="$"),
 )

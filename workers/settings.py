@@ -19,6 +19,7 @@ from arq.worker import Function, Worker, func
 from services.db import create_pool as create_db_pool
 from services.settings import Settings
 from workers.constants import ARQ_HEALTH, ARQ_QUEUE, key
+from workers.emails import email_cron_jobs, email_jobs
 from workers.holds import expire_hold_job, sweep_holds
 from workers.jobs import deserialize, prune, serialize
 
@@ -51,6 +52,8 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
             timeout=60,
             max_tries=1,
         ),
+        # Notification emails: the sweep (lost jobs, dead workers) and the reminders.
+        *email_cron_jobs(settings),
     ]
 
 
@@ -88,7 +91,7 @@ def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """Keyword arguments for `arq.worker.Worker`; pass `ctx={"pool": ...}` to share a pool."""
     events = settings.events
     options: dict[str, Any] = {
-        "functions": list(JOBS),
+        "functions": [*JOBS, *email_jobs(settings)],
         "cron_jobs": cron_jobs(settings),
         "queue_name": key(settings.redis, ARQ_QUEUE),
         "health_check_key": key(settings.redis, ARQ_HEALTH),
