@@ -35,7 +35,7 @@ async def resend(
             raise Conflict(
                 f"this email is {row['status']}: it is on its way already",
                 reason="not failed or sent",
-                status=row["status"],
+                email_status=row["status"],
             )
         recipient = data.recipient or row["recipient"]
         message_id = rules.message_id(email_id, row["resends"] + 1, mail.sender_domain)

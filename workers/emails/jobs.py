@@ -102,10 +102,13 @@ async def send_email(ctx: dict[str, Any], email_id: str) -> str:
         if leased is None:
             found = await store.state(conn, key)
     if leased is None:
-        if found is None:
-            if ctx.get("job_try", 1) < MISSING_TRIES:
-                raise Retry(defer=0.1 * ctx.get("job_try", 1))
-            return "missing"
+        # Not there, or there and due but not leasable: the transaction that writes it had not
+        # committed when the lease looked. Look again shortly.
+        if found is None or (found[0] == "queued" and found[1] < 1.0):
+            tries = ctx.get("job_try", 1)
+            if tries < MISSING_TRIES:
+                raise Retry(defer=0.1 * tries)
+            return "missing" if found is None else "queued"  # the sweep will find it
         return found[0]  # sent, failed, or not this job's (leased elsewhere, or not due yet)
     if leased.taken_over:
         log.warning(

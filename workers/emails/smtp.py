@@ -56,10 +56,15 @@ async def deliver(message: EmailMessage, sender: str, recipient: str, mail: Mail
                 timeout=mail.timeout_seconds,
             )
     except aiosmtplib.SMTPRecipientsRefused as exc:
-        refused = exc.recipients[0] if exc.recipients else None
-        code = refused.code if refused else None
-        raise SendFailed(code, _describe(refused or exc)) from exc
+        if not exc.recipients:
+            raise SendFailed(None, _describe(exc)) from exc
+        refused = exc.recipients[0]
+        raise SendFailed(refused.code, f"{refused.code} {refused.message} (RCPT TO)") from exc
     except _MESSAGE_REFUSALS as exc:
-        raise SendFailed(exc.code, f"{exc.code} {exc.message}".strip()) from exc
+        stage = {
+            aiosmtplib.SMTPSenderRefused: "MAIL FROM",
+            aiosmtplib.SMTPRecipientRefused: "RCPT TO",
+        }.get(type(exc), "DATA")
+        raise SendFailed(exc.code, f"{exc.code} {exc.message} ({stage})") from exc
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         raise SendFailed(None, _describe(exc)) from exc
