@@ -19,7 +19,7 @@ from arq.worker import Function, Worker, func
 from services.db import create_pool as create_db_pool
 from services.settings import Settings
 from workers.constants import ARQ_HEALTH, ARQ_QUEUE, key
-from workers.emails import email_cron_jobs, email_jobs
+from workers.emails import close_mailer, email_cron_jobs, email_jobs
 from workers.holds import expire_hold_job, sweep_holds
 from workers.jobs import deserialize, prune, serialize
 
@@ -83,6 +83,7 @@ async def _startup(ctx: dict[str, Any]) -> None:
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:
+    await close_mailer(ctx)
     if ctx.pop("own_pool", False):
         await ctx.pop("pool").close()
 

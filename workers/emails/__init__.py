@@ -19,9 +19,12 @@ from services.settings import Settings
 from workers.constants import key
 from workers.emails.jobs import (
     MISSING_TRIES,
+    SEND_BATCH,
+    close_mailer,
     queue_emails,
     queue_reminders,
     send_email,
+    send_emails,
     sweep_emails,
 )
 from workers.emails.kinds import KINDS, MAPPERS
@@ -34,7 +37,11 @@ def email_jobs(settings: Settings) -> list[Function]:
     """The send job. arq cancels it past twice the SMTP timeout (the send's own limit) plus a
     margin: keep USHER_MAIL_LEASE_SECONDS above that, so a live worker never loses its lease."""
     timeout = 2 * settings.mail.timeout_seconds + 5
-    return [func(send_email, timeout=timeout, max_tries=MISSING_TRIES + 2)]
+    batch = timeout * SEND_BATCH
+    return [
+        func(send_email, timeout=timeout, max_tries=MISSING_TRIES + 2),
+        func(send_emails, timeout=batch, max_tries=MISSING_TRIES + 2),
+    ]
 
 
 def email_cron_jobs(settings: Settings) -> list[CronJob]:
@@ -64,10 +71,12 @@ __all__ = [
     "EMAIL_EVENTS",
     "KINDS",
     "MAPPERS",
+    "close_mailer",
     "email_cron_jobs",
     "email_jobs",
     "queue_emails",
     "queue_reminders",
     "send_email",
+    "send_emails",
     "sweep_emails",
 ]

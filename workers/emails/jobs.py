@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
@@ -30,13 +31,18 @@ from workers.delivery import Delivery
 from workers.emails.kinds import letters_for, screening_reminder
 from workers.emails.letters import Letter, ScreeningFacts
 from workers.emails.render import compose, decode_context, envelope_sender, render
-from workers.emails.smtp import SendFailed, deliver
+from workers.emails.smtp import Mailer, SendFailed
 from workers.jobs import enqueue
 
 log = logging.getLogger("usher.emails")
 
 SEND_JOB = "send_email"
-MISSING_TRIES = 8  # a job may run before the consumer's transaction commits its row
+SEND_BATCH_JOB = "send_emails"
+SEND_BATCH = 20  # emails per batch job: a bulk send costs one arq job per 20 emails
+# The consumer enqueues a row's job before its transaction commits: the job waits this long,
+# and looks again (MISSING_TRIES times in all) while the row is not there yet.
+COMMIT_WAIT = 0.25
+MISSING_TRIES = 10
 SWEEP_BATCH = 1000
 REMINDER_BATCH = 500
 
@@ -67,12 +73,21 @@ async def queue_emails(delivery: Delivery, event: Event) -> None:
     """The `emails` consumer: the event's emails become rows (in this transaction, once) and
     each new row an arq job; a staff resend becomes a job at once."""
     if isinstance(event, EmailResendRequested):
-        await delivery.enqueue(SEND_JOB, str(event.email_id), key=f"{event.email_id}:{event.id}")
+        await delivery.enqueue(
+            SEND_JOB,
+            str(event.email_id),
+            key=f"{event.email_id}:{event.id}",
+            defer_by=timedelta(seconds=COMMIT_WAIT),
+        )
         return
     letters = await letters_for(delivery.conn, event)
     domain = delivery.settings.mail.sender_domain
-    for email_id in await store.insert_emails(delivery.conn, new_rows(letters, event.id, domain)):
-        await delivery.enqueue(SEND_JOB, str(email_id), key=f"{email_id}:0.0")
+    new = await store.insert_emails(delivery.conn, new_rows(letters, event.id, domain))
+    for n in range(0, len(new), SEND_BATCH):
+        batch = [str(email_id) for email_id in new[n : n + SEND_BATCH]]
+        await delivery.enqueue(
+            SEND_BATCH_JOB, batch, key=f"{event.id}:{n}", defer_by=timedelta(seconds=COMMIT_WAIT)
+        )
 
 
 async def nudge(
@@ -89,12 +104,57 @@ async def nudge(
     )
 
 
+def mailer(ctx: dict[str, Any]) -> Mailer:
+    """This worker's SMTP connections (closed by the worker's shutdown, `close_mailer`)."""
+    found = ctx.get("mailer")
+    if found is None:
+        settings: Settings = ctx["settings"]
+        found = ctx["mailer"] = Mailer(settings.mail)
+    assert isinstance(found, Mailer)
+    return found
+
+
+async def close_mailer(ctx: dict[str, Any]) -> None:
+    found = ctx.pop("mailer", None)
+    if isinstance(found, Mailer):
+        await found.close()
+
+
 async def send_email(ctx: dict[str, Any], email_id: str) -> str:
-    """Send one email if it is this job's to send; returns what happened (arq keeps it)."""
+    """arq job: send one email if it is this job's to send; returns what happened."""
+    outcome = await _send_one(ctx, UUID(email_id))
+    if outcome in NOT_YET:
+        _retry_soon(ctx)
+    return outcome
+
+
+async def send_emails(ctx: dict[str, Any], email_ids: list[str]) -> dict[str, int]:
+    """arq job: send the emails one after the other (the emails one event made, written in one
+    transaction: all or none are there yet); returns how many ended how."""
+    outcomes = Counter([await _send_one(ctx, UUID(email_id)) for email_id in email_ids])
+    if outcomes.keys() <= NOT_YET:
+        _retry_soon(ctx)
+    return dict(outcomes)
+
+
+# The row is not there, or there and due but was not leasable: the transaction that writes it
+# had not committed when the job looked (the consumer enqueues before its commit).
+NOT_YET = frozenset({"missing", "not committed"})
+
+
+def _retry_soon(ctx: dict[str, Any]) -> None:
+    """Run again a little later, while the consumer's transaction may still commit (0.25 s,
+    0.5 s, 1 s ... 5 s: about half a minute in all); past that, the sweep finds the rows if
+    they ever commit."""
+    tries = ctx.get("job_try", 1)
+    if tries < MISSING_TRIES:
+        raise Retry(defer=min(COMMIT_WAIT * 2 ** (tries - 1), 5.0))
+
+
+async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
     pool: asyncpg.Pool = ctx["pool"]
     settings: Settings = ctx["settings"]
     mail = settings.mail
-    key = UUID(email_id)
     found: tuple[str, float] | None = None
     async with pool.acquire() as proxy:
         conn = cast(asyncpg.Connection, proxy)
@@ -102,13 +162,10 @@ async def send_email(ctx: dict[str, Any], email_id: str) -> str:
         if leased is None:
             found = await store.state(conn, key)
     if leased is None:
-        # Not there, or there and due but not leasable: the transaction that writes it had not
-        # committed when the lease looked. Look again shortly.
-        if found is None or (found[0] == "queued" and found[1] < 1.0):
-            tries = ctx.get("job_try", 1)
-            if tries < MISSING_TRIES:
-                raise Retry(defer=0.1 * tries)
-            return "missing" if found is None else "queued"  # the sweep will find it
+        if found is None:
+            return "missing"
+        if found[0] == "queued" and found[1] < 1.0:
+            return "not committed"
         return found[0]  # sent, failed, or not this job's (leased elsewhere, or not due yet)
     if leased.taken_over:
         log.warning(
@@ -140,7 +197,7 @@ async def send_email(ctx: dict[str, Any], email_id: str) -> str:
         await _fail(pool, leased, f"cannot render: {exc!r}", "permanent")
         return "permanent"
     try:
-        await deliver(message, envelope_sender(settings), leased.recipient, mail)
+        await mailer(ctx).send(message, envelope_sender(settings), leased.recipient)
     except SendFailed as failure:
         return await _after_failure(ctx, leased, failure)
     async with pool.acquire() as proxy:
@@ -232,8 +289,9 @@ async def queue_reminders(ctx: dict[str, Any]) -> int:
             letter = await screening_reminder(conn, booking, hours, now, screenings)
             rows = new_rows([letter], rules.reminder_cause(booking.id), settings.mail.sender_domain)
             written += await store.insert_emails(conn, rows)
-    for email_id in written:
-        await nudge(ctx["redis"], settings, email_id, "0.0")
+    for n in range(0, len(written), SEND_BATCH):
+        batch = [str(email_id) for email_id in written[n : n + SEND_BATCH]]
+        await enqueue(ctx["redis"], settings.redis, SEND_BATCH_JOB, batch, key=f"{batch[0]}:0.0")
     if written:
         log.info("queued %d screening reminders", len(written))
     return len(written)

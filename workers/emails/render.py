@@ -5,8 +5,6 @@ attached, and the headers (the row's Message-ID, From, To, Date, Auto-Submitted)
 from __future__ import annotations
 
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from functools import cache
 from pathlib import Path
@@ -16,6 +14,7 @@ import jinja2
 import msgspec
 
 from services.settings import Settings
+from workers.emails import mime
 from workers.emails.attachments import calendar, qr_png, ticket_code
 from workers.emails.kinds import KINDS
 from workers.emails.letters import MailContext
@@ -107,41 +106,48 @@ def compose(
     now: datetime,
     kind: str,
     thread: str | None = None,
-) -> EmailMessage:
-    """The MIME message: multipart/alternative (text, then HTML with its QR images related),
-    and the calendar file attached."""
-    message = EmailMessage()
-    message["Subject"] = rendered.subject
-    message["From"] = settings.mail.sender
-    message["To"] = Address(display_name=recipient_name, addr_spec=recipient)
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
-    message["X-Usher-Kind"] = kind
-    if thread:
-        message["References"] = thread
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
+) -> bytes:
+    """The message as sent: multipart/alternative (text, then the HTML with its QR images
+    related), inside multipart/mixed with the calendar file when there is one."""
+    html: mime.Part | mime.Multipart = mime.text_part("html", rendered.html)
     if rendered.tickets:
-        html_part = message.get_body(preferencelist=("html",))
-        assert html_part is not None
-        for ticket in rendered.tickets:
-            html_part.add_related(
+        images = [
+            mime.Part(
+                "image/png",
                 ticket.png,
-                maintype="image",
-                subtype="png",
-                cid=f"<{ticket.cid}>",
-                filename=f"ticket-{ticket.reference}.png",
+                headers=(
+                    ("Content-ID", f"<{ticket.cid}>"),
+                    ("Content-Disposition", f'inline; filename="ticket-{ticket.reference}.png"'),
+                ),
             )
+            for ticket in rendered.tickets
+        ]
+        html = mime.Multipart("related", [html, *images])
+    body: mime.Part | mime.Multipart = mime.Multipart(
+        "alternative", [mime.text_part("plain", rendered.text), html]
+    )
     if rendered.calendar is not None:
-        message.add_attachment(
+        method = rendered.calendar_method or "PUBLISH"
+        name = "cancelled.ics" if method == "CANCEL" else "screening.ics"
+        calendar_part = mime.Part(
+            f'text/calendar; charset="utf-8"; method={method}',
             rendered.calendar,
-            maintype="text",
-            subtype="calendar",
-            filename="cancelled.ics" if rendered.calendar_method == "CANCEL" else "screening.ics",
-            params={"method": rendered.calendar_method or "PUBLISH"},
+            headers=(("Content-Disposition", f'attachment; filename="{name}"'),),
         )
-    return message
+        body = mime.Multipart("mixed", [body, calendar_part])
+    sender_name, sender_address = parseaddr(settings.mail.sender)
+    headers = [
+        ("Subject", rendered.subject),
+        ("From", mime.address(sender_name, sender_address)),
+        ("To", mime.address(recipient_name, recipient)),
+        ("Date", format_datetime(now)),
+        ("Message-ID", message_id),
+        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies, please
+        ("X-Usher-Kind", kind),
+    ]
+    if thread:
+        headers.append(("References", thread))
+    return mime.message(headers, body)
 
 
 def envelope_sender(settings: Settings) -> str:

@@ -12,14 +12,14 @@ import itertools
 import logging
 import re
 from datetime import UTC, datetime
-from email import message_from_bytes
-from email.policy import default
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 log = logging.getLogger("usher.mail-sink")
+_headers = BytesHeaderParser()
 
 
 class FolderHandler:
@@ -38,7 +38,7 @@ class FolderHandler:
         path = self.folder / f"{stamp}-{next(self.counter):05d}-{recipient}.eml"
         await asyncio.to_thread(path.write_bytes, raw)
         self.received += 1
-        subject = message_from_bytes(raw, policy=default).get("Subject", "")
+        subject = _headers.parsebytes(raw).get("Subject", "")
         log.info("mail to %s: %s -> %s", recipient, subject, path.name)
         return "250 OK: kept in the sink"
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -27,7 +28,7 @@ from redis.asyncio import Redis
 from schemas.box_office import Booking, ConfirmIn, HoldIn, Patron, TicketIn
 from services.box_office import service
 from services.settings import Settings, get_settings
-from tests.integration.events.conftest import free_port, wait_until
+from tests.integration.events.conftest import Processes, free_port, wait_until
 from workers.consumers import GroupRunner
 from workers.delivery import Consumer
 from workers.emails import EMAIL_EVENTS, queue_emails
@@ -40,9 +41,10 @@ EMAILS = Consumer("emails", queue_emails, types=EMAIL_EVENTS, start="$")
 @dataclass
 class Mailbox:
     """The SMTP server's handler. `replies[stage]` are answers to give, in order, before it
-    accepts again (stage "RCPT" or "DATA"); `hold_rcpt` makes RCPT wait until released."""
+    accepts again (stage "RCPT" or "DATA"); `hold_rcpt` makes RCPT wait until released.
+    Messages are kept raw and parsed when a test reads them."""
 
-    messages: list[EmailMessage] = field(default_factory=list)
+    received: list[tuple[str, bytes]] = field(default_factory=list)
     replies: dict[str, list[str]] = field(default_factory=lambda: {"RCPT": [], "DATA": []})
     answered: list[str] = field(default_factory=list)
     hold_rcpt: bool = False
@@ -65,18 +67,23 @@ class Mailbox:
             return self._answer(self.replies["DATA"].pop(0))
         raw = envelope.original_content or envelope.content
         assert isinstance(raw, bytes)
-        message = message_from_bytes(raw, policy=default)
-        assert isinstance(message, EmailMessage)
-        message["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
-        self.messages.append(message)
+        self.received.append((",".join(envelope.rcpt_tos), raw))
         return "250 OK"
 
     def _answer(self, reply: str) -> str:
         self.answered.append(reply)
         return reply
 
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages if m["X-Envelope-To"] == address]
+    @property
+    def messages(self) -> list[EmailMessage]:
+        """What was accepted, parsed; `X-Envelope-To` holds the envelope's recipients."""
+        parsed = []
+        for recipients, raw in self.received:
+            message = message_from_bytes(raw, policy=default)
+            assert isinstance(message, EmailMessage)
+            message["X-Envelope-To"] = recipients
+            parsed.append(message)
+        return parsed
 
 
 @pytest.fixture
@@ -244,3 +251,11 @@ async def settle(pool: asyncpg.Pool, count: int, within: float = 20.0) -> None:
         return await emails_settled(pool, count)
 
     await wait_until(check, within=within)
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    """`usher` subprocesses of this test, killed at its end."""
+    procs = Processes(tmp_path)
+    yield procs
+    procs.close()

@@ -4,6 +4,7 @@ both to staff: against a real SMTP server that answers as each test scripts it."
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import msgspec
@@ -26,7 +27,7 @@ from tests.integration.emails.conftest import (
 )
 from tests.integration.events.conftest import free_port, wait_until
 from workers.delivery import Delivery
-from workers.emails import queue_emails, send_email
+from workers.emails import close_mailer, queue_emails, send_email
 from workers.emails.jobs import MISSING_TRIES, new_rows
 from workers.emails.kinds import letters_for
 from workers.settings import arq_pool
@@ -152,6 +153,19 @@ async def test_550_fails_at_once_is_listed_for_staff_and_resent_to_a_corrected_a
     assert action["detail"]["recipient"] == "ana@example.org"
 
 
+async def write_queued(pool: asyncpg.Pool, settings: Settings) -> UUID:
+    """The email of the (only) booking confirmed, written as the consumer writes it, not sent."""
+    async with pool.acquire() as conn:
+        payload = await conn.fetchval(
+            "SELECT payload FROM outbox WHERE event_type = 'booking.confirmed'"
+        )
+        event = msgspec.convert(payload, BookingConfirmed)
+        letters = await letters_for(conn, event)
+        rows = new_rows(letters, event.id, settings.mail.sender_domain)
+        (email_id,) = await store.insert_emails(conn, rows)
+    return email_id
+
+
 async def test_staff_endpoints_need_a_staff_token_and_refuse_what_cannot_be(
     demo: asyncpg.Pool, client: Client, staff: dict[str, str], settings: Settings
 ) -> None:
@@ -165,13 +179,7 @@ async def test_staff_endpoints_need_a_staff_token_and_refuse_what_cannot_be(
     assert bad.status_code == 400
     screening_id = await screening_in(demo, "cinema-2")
     await book(demo, settings, screening_id, ["B5"])
-    async with demo.acquire() as conn:  # written by the consumer, not sent: still queued
-        payload = await conn.fetchval(
-            "SELECT payload FROM outbox WHERE event_type = 'booking.confirmed'"
-        )
-        event = msgspec.convert(payload, BookingConfirmed)
-        letters = await letters_for(conn, event)
-        (email_id,) = await store.insert_emails(conn, new_rows(letters, event.id, "usher.invalid"))
+    email_id = await write_queued(demo, settings)  # written by the consumer, not sent yet
     busy = await client.post(f"/v1/staff/emails/{email_id}/resend", json={}, headers=staff)
     assert busy.status_code == 409, busy.text
     wrong = await client.post(
@@ -229,6 +237,7 @@ async def test_the_same_event_twice_and_a_rerun_job_send_one_email(
         email_id = await demo.fetchval("SELECT id FROM email")
         ctx: dict[str, Any] = {"pool": demo, "settings": settings, "redis": arq, "job_try": 1}
         assert await send_email(ctx, str(email_id)) == "sent"
+        await close_mailer(ctx)
         await arq.aclose()
     assert (runner.applied, runner.duplicates) == (1, 1)
     assert await demo.fetchval("SELECT count(*) FROM email") == 1
