@@ -356,6 +356,36 @@ class DeviceChanged(Event, frozen=True, kw_only=True, tag="device.changed"):
     changed: list[str] = []
 
 
+# -- notification emails ------------------------------------------------------------------------
+
+
+class EmailFailed(Event, frozen=True, kw_only=True, tag="email.failed"):
+    """An email will not be sent without a staff resend: the server refused it for good
+    (`failure` permanent, a 5xx) or it kept failing until the last attempt (exhausted)."""
+
+    aggregate = "email"
+    aggregate_field = "email_id"
+    email_id: UUID
+    kind: str
+    recipient: str
+    failure: str
+    error: str
+    attempts: int
+    booking_id: UUID | None = None
+    screening_id: UUID | None = None
+
+
+class EmailResendRequested(Event, frozen=True, kw_only=True, tag="email.resend_requested"):
+    """Staff asked for an email to be sent again (to `recipient`, perhaps corrected)."""
+
+    aggregate = "email"
+    aggregate_field = "email_id"
+    email_id: UUID
+    kind: str
+    recipient: str
+    requested_by: UUID | None = None
+
+
 AnyEvent = (
     FilmPublished
     | FilmUpdated
@@ -384,6 +414,8 @@ AnyEvent = (
     | DeviceOverdue
     | DeviceAdded
     | DeviceChanged
+    | EmailFailed
+    | EmailResendRequested
 )
 EVENT_TYPES: dict[str, type[Event]] = {cls.type_name(): cls for cls in AnyEvent.__args__}
 

@@ -1,5 +1,5 @@
 """The `usher` command: dev | serve | worker | relay | lag | migrate | demo-data | create-staff |
-events-doc."""
+events-doc | mail-sink."""
 
 from __future__ import annotations
 
@@ -158,6 +158,28 @@ def cmd_lag(args: argparse.Namespace) -> int:
     return 0 if report.healthy else 1
 
 
+def cmd_mail_sink(args: argparse.Namespace) -> int:
+    import signal
+    from pathlib import Path
+
+    from workers.emails.sink import run_sink
+
+    settings = get_settings()
+    folder = Path(args.dir or Path(settings.data_dir) / "mail").expanduser().resolve()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_sink(
+            folder, args.host or settings.mail.host, args.port or settings.mail.port, stop
+        )
+
+    asyncio.run(run())
+    return 0
+
+
 def cmd_events_doc(args: argparse.Namespace) -> int:
     from workers import event_docs
 
@@ -218,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     lag = sub.add_parser("lag", help="relay and consumer lag; exit 1 when unhealthy")
     lag.add_argument("--json", action="store_true")
     lag.set_defaults(run=cmd_lag)
+    sink = sub.add_parser(
+        "mail-sink", help="a local SMTP server that writes each message to a folder (.eml)"
+    )
+    sink.add_argument("--host", help="default: USHER_SMTP_HOST")
+    sink.add_argument("--port", type=int, help="default: USHER_SMTP_PORT")
+    sink.add_argument("--dir", help="default: <USHER_DATA_DIR>/mail")
+    sink.set_defaults(run=cmd_mail_sink)
     doc = sub.add_parser("events-doc", help="regenerate docs/events.md and its JSON Schema")
     doc.add_argument("--check", action="store_true", help="exit 1 if they are stale")
     doc.set_defaults(run=cmd_events_doc)

@@ -55,12 +55,26 @@ class AccessSettings(msgspec.Struct, frozen=True):
 
 
 class MailSettings(msgspec.Struct, frozen=True):
+    """Outgoing mail (workers/emails, docs/emails.md): the SMTP server, and how sending retries."""
+
     host: str = "127.0.0.1"
     port: int = 1025
     username: str = ""
     password: str = ""
     security: str = "none"  # none | starttls | tls
     sender: str = "Usher Box Office <box-office@usher.invalid>"
+    timeout_seconds: float = 30.0  # per SMTP command; a whole send is cut off at twice this
+    max_attempts: int = 8  # temporary failures retried until this many attempts, then failed
+    retry_seconds: float = 30.0  # the first backoff; it doubles per attempt ...
+    retry_max_seconds: float = 3600.0  # ... up to this
+    lease_seconds: float = 120.0  # a row `sending` this long: its worker died (keep > 2x timeout)
+    reminder_hours: int = 24  # the reminder goes this long before a booked screening
+
+    @property
+    def sender_domain(self) -> str:
+        """The domain of the sender's address: the right-hand side of every Message-ID."""
+        address = self.sender.rpartition("<")[2].rstrip(">").strip()
+        return address.rpartition("@")[2] or "usher.invalid"
 
 
 class EventSettings(msgspec.Struct, frozen=True):
@@ -109,6 +123,23 @@ def _env(name: str, default: str) -> str:
 
 def _is_set(name: str) -> bool:
     return os.environ.get(f"USHER_{name}", "") != ""
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(f"USHER_{name}")
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"USHER_{name} must be a number, got {raw!r}") from exc
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = _env(name, default)
+    if value not in allowed:
+        raise RuntimeError(f"USHER_{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
 
 
 def _int(name: str, default: int) -> int:
@@ -160,8 +191,14 @@ def get_settings() -> Settings:
             port=_int("SMTP_PORT", 1025),
             username=_env("SMTP_USERNAME", ""),
             password=_env("SMTP_PASSWORD", ""),
-            security=_env("SMTP_SECURITY", "none"),
+            security=_choice("SMTP_SECURITY", "none", ("none", "starttls", "tls")),
             sender=_env("MAIL_FROM", "Usher Box Office <box-office@usher.invalid>"),
+            timeout_seconds=_float("SMTP_TIMEOUT_SECONDS", 30.0),
+            max_attempts=_int("MAIL_MAX_ATTEMPTS", 8),
+            retry_seconds=_float("MAIL_RETRY_SECONDS", 30.0),
+            retry_max_seconds=_float("MAIL_RETRY_MAX_SECONDS", 3600.0),
+            lease_seconds=_float("MAIL_LEASE_SECONDS", 120.0),
+            reminder_hours=_int("REMINDER_HOURS", 24),
         ),
         events=EventSettings(
             relay_batch_size=_int("RELAY_BATCH_SIZE", 500),

@@ -278,7 +278,10 @@ def test_compose_demo_profile_loads_the_demo_data(compose):
 
 def settings_names() -> set[str]:
     source = (ROOT / "services" / "settings.py").read_text()
-    return {f"USHER_{name}" for name in re.findall(r"_(?:env|int)\(\"([A-Z0-9_]+)\"", source)}
+    return {
+        f"USHER_{name}"
+        for name in re.findall(r"_(?:env|int|float|choice)\(\"([A-Z0-9_]+)\"", source)
+    }
 
 
 def test_every_usher_variable_set_is_a_real_setting(compose):

@@ -25,6 +25,7 @@ from workers.devices import (
     promote_waitlist_job,
     release_devices_job,
 )
+from workers.emails import close_mailer, email_cron_jobs, email_jobs
 from workers.holds import expire_hold_job, sweep_holds
 from workers.jobs import deserialize, prune, serialize
 
@@ -73,6 +74,8 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
             timeout=60,
             max_tries=1,
         ),
+        # Notification emails: the sweep (lost jobs, dead workers) and the reminders.
+        *email_cron_jobs(settings),
     ]
 
 
@@ -102,6 +105,7 @@ async def _startup(ctx: dict[str, Any]) -> None:
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:
+    await close_mailer(ctx)
     if ctx.pop("own_pool", False):
         await ctx.pop("pool").close()
 
@@ -110,7 +114,7 @@ def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """Keyword arguments for `arq.worker.Worker`; pass `ctx={"pool": ...}` to share a pool."""
     events = settings.events
     options: dict[str, Any] = {
-        "functions": list(JOBS),
+        "functions": [*JOBS, *email_jobs(settings)],
         "cron_jobs": cron_jobs(settings),
         "queue_name": key(settings.redis, ARQ_QUEUE),
         "health_check_key": key(settings.redis, ARQ_HEALTH),

@@ -28,8 +28,8 @@ from tests.integration.events.conftest import (  # noqa: F401 - fixtures shared 
 # in the order their foreign keys allow; DELETE, not TRUNCATE: these tables are small, and
 # TRUNCATE's new files cost more than the rows
 RESET = (
-    "device_reservation", "device", "seat_claim", "booking_seat", "booking", "hold", "outbox",
-    "processed_event", "aggregate_last_event", "staff_action",
+    "email", "device_reservation", "device", "seat_claim", "booking_seat", "booking", "hold",
+    "outbox", "processed_event", "aggregate_last_event", "staff_action",
 )  # fmt: skip
 
 

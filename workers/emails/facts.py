@@ -1,0 +1,108 @@
+"""Reading the facts an email tells from the database, through the parts that own them: the
+catalog for the screening and its venue, the box office for bookings and their seats."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from uuid import UUID
+
+import asyncpg
+
+from services.box_office import store as box_office
+from services.catalog import store as catalog
+from services.notifications.rules import normal_address
+from workers.emails.letters import BookingFacts, ScreeningFacts, SeatLine
+
+
+async def screening_facts(conn: asyncpg.Connection, screening_id: UUID) -> ScreeningFacts:
+    screening = await catalog.get_screening(conn, screening_id)
+    venue = await catalog.get_venue(conn, str(screening.venue.id))
+    address = venue.address
+    region = " ".join(p for p in (address.region, address.postal_code) if p)
+    place = ", ".join(p for p in (address.locality, region) if p)
+    return ScreeningFacts(
+        screening_id=screening.id,
+        version=screening.version,
+        film_title=screening.film.title,
+        film_year=screening.film.year,
+        runtime_minutes=screening.film.runtime_minutes,
+        rating=screening.film.rating,
+        directors=screening.film.directors,
+        venue_id=venue.id,
+        venue_name=venue.name,
+        venue_address=[line for line in (address.street, place) if line],
+        time_zone=venue.time_zone,
+        auditorium_name=screening.auditorium.name,
+        hearing_loop=screening.auditorium.hearing_loop,
+        starts_at=screening.starts_at,
+        ends_at=screening.ends_at,
+        format=screening.format,
+        audio_languages=screening.audio_languages,
+        subtitle_language=screening.subtitles.language if screening.subtitles else None,
+        subtitle_mode=screening.subtitles.mode if screening.subtitles else None,
+        features=list(screening.features),
+        notes=screening.notes,
+    )
+
+
+async def booking_facts(
+    conn: asyncpg.Connection, bookings: list[box_office.BookingRow]
+) -> list[BookingFacts]:
+    """The bookings with their seats (in map order) and ticket types, in the order given."""
+    seats = await box_office.booking_seats(conn, [b.id for b in bookings])
+    facts = []
+    for booking in bookings:
+        place = await box_office.place_of(conn, booking.screening_id)
+        seating = await box_office.seating_of(conn, place.auditorium_id)
+        booked = sorted(
+            seats[booking.id],
+            key=lambda s: (seating.by_id[s.seat_id].row_number, seating.by_id[s.seat_id].position),
+        )
+        facts.append(
+            BookingFacts(
+                booking_id=booking.id,
+                reference=booking.reference,
+                patron_name=booking.patron_name,
+                patron_email=booking.patron_email,
+                seats=[
+                    SeatLine(
+                        label=seating.by_id[s.seat_id].label,
+                        row_label=seating.by_id[s.seat_id].row_label,
+                        kind=seating.by_id[s.seat_id].kind,
+                        ticket_type=s.ticket_type,
+                        amount=s.amount,
+                    )
+                    for s in booked
+                ],
+                currency=booking.currency.strip(),
+                total=booking.total,
+                refund_due=booking.refund_due,
+            )
+        )
+    return facts
+
+
+async def one_booking(conn: asyncpg.Connection, reference: str) -> BookingFacts:
+    booking = await box_office.get_booking(conn, reference=reference)
+    return (await booking_facts(conn, [booking]))[0]
+
+
+def by_patron(bookings: list[BookingFacts]) -> dict[str, list[BookingFacts]]:
+    """Bookings grouped by the patron's address (compared without case), in booking order:
+    a patron with two bookings hears about a change once."""
+    grouped: dict[str, list[BookingFacts]] = defaultdict(list)
+    for booking in bookings:
+        grouped[normal_address(booking.patron_email)].append(booking)
+    return dict(grouped)
+
+
+async def screening_bookings(
+    conn: asyncpg.Connection, screening_id: UUID, *, cancelled_by_screening: bool
+) -> list[BookingFacts]:
+    """The screening's confirmed bookings, or those its cancellation cancelled."""
+    rows = await box_office.list_bookings(conn, screening_id, None)
+    if cancelled_by_screening:
+        chosen = [r for r in rows if r.status == "cancelled" and r.cancelled_by == "screening"]
+    else:
+        chosen = [r for r in rows if r.status == "confirmed"]
+    return await booking_facts(conn, chosen)

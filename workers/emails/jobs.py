@@ -1,0 +1,297 @@
+"""The pipeline: the `emails` consumer writes one row per email and hands each to an arq job
+that renders and sends it; a sweep re-nudges emails whose job was lost or whose worker died;
+a cron job writes the reminders.
+
+Once only: a row per (event, recipient, kind) (the unique index refuses a second), and a row is
+sent only by the worker that leased it (queued -> sending, attempts + 1). A re-run job, a
+re-delivered event or a sweep finds the row sent, failed or leased and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+from uuid import UUID
+
+import asyncpg
+from arq import Retry
+from arq.connections import ArqRedis
+
+from schemas.events import EmailFailed, EmailResendRequested, Event
+from services.box_office import store as box_office
+from services.ids import uuid7
+from services.notifications import rules, store
+from services.outbox import record_event
+from services.settings import Settings
+from workers.delivery import Delivery
+from workers.emails.kinds import letters_for, screening_reminder
+from workers.emails.letters import Letter, ScreeningFacts
+from workers.emails.render import compose, decode_context, envelope_sender, render
+from workers.emails.smtp import Mailer, SendFailed
+from workers.jobs import enqueue
+
+log = logging.getLogger("usher.emails")
+
+SEND_JOB = "send_email"
+SEND_BATCH_JOB = "send_emails"
+SEND_BATCH = 20  # emails per batch job: a bulk send costs one arq job per 20 emails
+# The consumer enqueues a row's job before its transaction commits: the job waits this long,
+# and looks again (MISSING_TRIES times in all) while the row is not there yet.
+COMMIT_WAIT = 0.25
+MISSING_TRIES = 10
+SWEEP_BATCH = 1000
+REMINDER_BATCH = 500
+
+
+def new_rows(letters: list[Letter], event_id: UUID, domain: str) -> list[store.NewEmail]:
+    rows = []
+    for letter in letters:
+        email_id = uuid7()
+        screening = letter.context.screening
+        rows.append(
+            store.NewEmail(
+                id=email_id,
+                kind=letter.kind,
+                recipient=letter.recipient.strip(),
+                recipient_name=letter.recipient_name,
+                event_id=event_id,
+                message_id=rules.message_id(email_id, 0, domain),
+                context=letter.context,
+                venue_id=screening.venue_id,
+                screening_id=screening.screening_id,
+                booking_id=letter.booking_id,
+            )
+        )
+    return rows
+
+
+async def queue_emails(delivery: Delivery, event: Event) -> None:
+    """The `emails` consumer: the event's emails become rows (in this transaction, once) and
+    each new row an arq job; a staff resend becomes a job at once."""
+    if isinstance(event, EmailResendRequested):
+        await delivery.enqueue(
+            SEND_JOB,
+            str(event.email_id),
+            key=f"{event.email_id}:{event.id}",
+            defer_by=timedelta(seconds=COMMIT_WAIT),
+        )
+        return
+    letters = await letters_for(delivery.conn, event)
+    domain = delivery.settings.mail.sender_domain
+    new = await store.insert_emails(delivery.conn, new_rows(letters, event.id, domain))
+    for n in range(0, len(new), SEND_BATCH):
+        batch = [str(email_id) for email_id in new[n : n + SEND_BATCH]]
+        await delivery.enqueue(
+            SEND_BATCH_JOB, batch, key=f"{event.id}:{n}", defer_by=timedelta(seconds=COMMIT_WAIT)
+        )
+
+
+async def nudge(
+    arq: ArqRedis, settings: Settings, email_id: UUID, tag: str, delay: float | None = None
+) -> bool:
+    """Enqueue a send job for the email; `tag` makes its id unique to the reason."""
+    return await enqueue(
+        arq,
+        settings.redis,
+        SEND_JOB,
+        str(email_id),
+        key=f"{email_id}:{tag}",
+        defer_by=timedelta(seconds=delay) if delay else None,
+    )
+
+
+def mailer(ctx: dict[str, Any]) -> Mailer:
+    """This worker's SMTP connections (closed by the worker's shutdown, `close_mailer`)."""
+    found = ctx.get("mailer")
+    if found is None:
+        settings: Settings = ctx["settings"]
+        found = ctx["mailer"] = Mailer(settings.mail)
+    assert isinstance(found, Mailer)
+    return found
+
+
+async def close_mailer(ctx: dict[str, Any]) -> None:
+    found = ctx.pop("mailer", None)
+    if isinstance(found, Mailer):
+        await found.close()
+
+
+async def send_email(ctx: dict[str, Any], email_id: str) -> str:
+    """arq job: send one email if it is this job's to send; returns what happened."""
+    outcome = await _send_one(ctx, UUID(email_id))
+    if outcome in NOT_YET:
+        _retry_soon(ctx)
+    return outcome
+
+
+async def send_emails(ctx: dict[str, Any], email_ids: list[str]) -> dict[str, int]:
+    """arq job: send the emails one after the other (the emails one event made, written in one
+    transaction: all or none are there yet); returns how many ended how."""
+    outcomes = Counter([await _send_one(ctx, UUID(email_id)) for email_id in email_ids])
+    if outcomes.keys() <= NOT_YET:
+        _retry_soon(ctx)
+    return dict(outcomes)
+
+
+# The row is not there, or there and due but was not leasable: the transaction that writes it
+# had not committed when the job looked (the consumer enqueues before its commit).
+NOT_YET = frozenset({"missing", "not committed"})
+
+
+def _retry_soon(ctx: dict[str, Any]) -> None:
+    """Run again a little later, while the consumer's transaction may still commit (0.25 s,
+    0.5 s, 1 s ... 5 s: about half a minute in all); past that, the sweep finds the rows if
+    they ever commit."""
+    tries = ctx.get("job_try", 1)
+    if tries < MISSING_TRIES:
+        raise Retry(defer=min(COMMIT_WAIT * 2 ** (tries - 1), 5.0))
+
+
+async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
+    pool: asyncpg.Pool = ctx["pool"]
+    settings: Settings = ctx["settings"]
+    mail = settings.mail
+    found: tuple[str, float] | None = None
+    async with pool.acquire() as proxy:
+        conn = cast(asyncpg.Connection, proxy)
+        leased = await store.lease(conn, key, mail.lease_seconds)
+        if leased is None:
+            found = await store.state(conn, key)
+    if leased is None:
+        if found is None:
+            return "missing"
+        if found[0] == "queued" and found[1] < 1.0:
+            return "not committed"
+        return found[0]  # sent, failed, or not this job's (leased elsewhere, or not due yet)
+    if leased.taken_over:
+        log.warning(
+            "email %s: its worker died while sending (attempt %d); sending again with the "
+            "same Message-ID %s",
+            key,
+            leased.attempts - 1,
+            leased.message_id,
+        )
+    if leased.attempts > mail.max_attempts:
+        await _fail(pool, leased, "the worker died while sending it, every time", "exhausted")
+        return "exhausted"
+    try:
+        context = decode_context(leased.kind, leased.context)
+        message = compose(
+            render(leased.kind, context, settings),
+            recipient=leased.recipient,
+            recipient_name=leased.recipient_name,
+            message_id=leased.message_id,
+            settings=settings,
+            now=datetime.now(UTC),
+            kind=leased.kind,
+            thread=f"<booking-{leased.booking_id}@{mail.sender_domain}>"
+            if leased.booking_id
+            else None,
+        )
+    except Exception as exc:  # a template or context fault: staff must see it, not a loop
+        log.exception("email %s: cannot render %s", key, leased.kind)
+        await _fail(pool, leased, f"cannot render: {exc!r}", "permanent")
+        return "permanent"
+    try:
+        await mailer(ctx).send(message, envelope_sender(settings), leased.recipient)
+    except SendFailed as failure:
+        return await _after_failure(ctx, leased, failure)
+    async with pool.acquire() as proxy:
+        sent = await store.mark_sent(cast(asyncpg.Connection, proxy), key, leased.attempts)
+    if not sent:
+        log.warning("email %s: sent, but its lease had passed to another worker", key)
+    return "sent"
+
+
+async def _after_failure(ctx: dict[str, Any], leased: store.Leased, failure: SendFailed) -> str:
+    pool: asyncpg.Pool = ctx["pool"]
+    settings: Settings = ctx["settings"]
+    mail = settings.mail
+    outcome = rules.after_failure(failure.code, leased.attempts, mail.max_attempts)
+    if outcome != "retry":
+        log.warning("email %s: %s failure: %s", leased.id, outcome, failure.detail)
+        await _fail(pool, leased, failure.detail, outcome)
+        return outcome
+    delay = rules.backoff_seconds(
+        leased.attempts, mail.retry_seconds, mail.retry_max_seconds, random.random()
+    )
+    async with pool.acquire() as proxy:
+        due = await store.mark_retry(
+            cast(asyncpg.Connection, proxy), leased.id, leased.attempts, failure.detail, delay
+        )
+    if due is not None:
+        log.info(
+            "email %s: attempt %d failed (%s); again in %.1f s",
+            leased.id,
+            leased.attempts,
+            failure.detail,
+            delay,
+        )
+        await nudge(ctx["redis"], settings, leased.id, f"retry{leased.attempts}", delay)
+    return "retry"
+
+
+async def _fail(pool: asyncpg.Pool, leased: store.Leased, error: str, failure: str) -> None:
+    """Failed for good: the row, and an `email.failed` event for the staff feed, together."""
+    async with pool.acquire() as proxy, proxy.transaction():
+        conn = cast(asyncpg.Connection, proxy)
+        if await store.mark_failed(conn, leased.id, leased.attempts, error, failure):
+            await record_event(
+                conn,
+                EmailFailed(
+                    id=uuid7(),
+                    occurred_at=datetime.now(UTC),
+                    venue_id=leased.venue_id,
+                    email_id=leased.id,
+                    kind=leased.kind,
+                    recipient=leased.recipient,
+                    failure=failure,
+                    error=error[:1000],
+                    attempts=leased.attempts,
+                    booking_id=leased.booking_id,
+                    screening_id=leased.screening_id,
+                ),
+            )
+
+
+async def sweep_emails(ctx: dict[str, Any]) -> int:
+    """arq cron job: nudge emails whose job is lost (queued, due for longer than a lease) or
+    whose worker died mid-send (sending past its lease); returns how many."""
+    settings: Settings = ctx["settings"]
+    async with ctx["pool"].acquire() as proxy:
+        due = await store.due_for_sweep(
+            cast(asyncpg.Connection, proxy), settings.mail.lease_seconds, SWEEP_BATCH
+        )
+    bucket = int(time.time())
+    for email in due:
+        await nudge(ctx["redis"], settings, email.id, f"sweep{bucket}")
+    if due:
+        log.info("email sweep: nudged %d emails", len(due))
+    return len(due)
+
+
+async def queue_reminders(ctx: dict[str, Any]) -> int:
+    """arq cron job: write the reminder of every booking due one (once per booking: its
+    idempotency key is a name-based id of the booking) and enqueue them; returns how many."""
+    settings: Settings = ctx["settings"]
+    hours = settings.mail.reminder_hours
+    written: list[UUID] = []
+    screenings: dict[Any, ScreeningFacts] = {}
+    now = datetime.now(UTC)
+    async with ctx["pool"].acquire() as proxy, proxy.transaction():
+        conn = cast(asyncpg.Connection, proxy)
+        for reference in await store.due_reminders(conn, hours, REMINDER_BATCH):
+            booking = await box_office.get_booking(conn, reference=reference)
+            letter = await screening_reminder(conn, booking, hours, now, screenings)
+            rows = new_rows([letter], rules.reminder_cause(booking.id), settings.mail.sender_domain)
+            written += await store.insert_emails(conn, rows)
+    for n in range(0, len(written), SEND_BATCH):
+        batch = [str(email_id) for email_id in written[n : n + SEND_BATCH]]
+        await enqueue(ctx["redis"], settings.redis, SEND_BATCH_JOB, batch, key=f"{batch[0]}:0.0")
+    if written:
+        log.info("queued %d screening reminders", len(written))
+    return len(written)

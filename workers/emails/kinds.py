@@ -1,0 +1,199 @@
+"""The kinds of email, and which event makes which emails.
+
+Adding a kind (docs/emails.md): a context Struct in letters.py, the templates `<kind>.txt.j2` and
+`<kind>.html.j2`, an entry in `KINDS`, and a mapping function in `MAPPERS` from the event that
+causes it to the letters it makes (an empty list when it makes none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+import msgspec
+
+from schemas.events import (
+    BookingCancelled,
+    BookingConfirmed,
+    Event,
+    ScreeningCancelled,
+    ScreeningRescheduled,
+)
+from services.box_office import store as box_office
+from workers.emails import facts
+from workers.emails.letters import (
+    BookingCancelledMail,
+    BookingConfirmedMail,
+    Letter,
+    MailContext,
+    ScreeningCancelledMail,
+    ScreeningFacts,
+    ScreeningReminderMail,
+    ScreeningRescheduledMail,
+)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one kind of email is made: its context, its subject (a Jinja template rendered with
+    the context's fields), whether it carries a calendar file (to add or to remove the entry)
+    and the ticket codes for the door."""
+
+    context: type[MailContext]
+    subject: str
+    calendar: Literal["PUBLISH", "CANCEL"] | None = None
+    tickets: bool = False
+
+
+KINDS: dict[str, Kind] = {
+    "booking_confirmed": Kind(
+        BookingConfirmedMail,
+        "Your tickets for {{ screening.film_title }} on "
+        "{{ screening.starts_at|local_day(screening.time_zone) }} ({{ booking.reference }})",
+        calendar="PUBLISH",
+        tickets=True,
+    ),
+    "booking_cancelled": Kind(
+        BookingCancelledMail,
+        "Booking {{ booking.reference }} is cancelled: {{ screening.film_title }} on "
+        "{{ screening.starts_at|local_day(screening.time_zone) }}",
+        calendar="CANCEL",
+    ),
+    "screening_cancelled": Kind(
+        ScreeningCancelledMail,
+        "Cancelled: {{ screening.film_title }} on "
+        "{{ screening.starts_at|local_time(screening.time_zone) }}",
+        calendar="CANCEL",
+    ),
+    "screening_rescheduled": Kind(
+        ScreeningRescheduledMail,
+        "New time: {{ screening.film_title }} is now on "
+        "{{ screening.starts_at|local_time(screening.time_zone) }}",
+        calendar="PUBLISH",
+    ),
+    "screening_reminder": Kind(
+        ScreeningReminderMail,
+        "Reminder: {{ screening.film_title }} on "
+        "{{ screening.starts_at|local_time(screening.time_zone) }}",
+        tickets=True,
+    ),
+}
+
+Mapper = Callable[[asyncpg.Connection, Any], Awaitable[list[Letter]]]
+
+
+async def booking_confirmed(conn: asyncpg.Connection, event: BookingConfirmed) -> list[Letter]:
+    booking = await facts.one_booking(conn, event.reference)
+    screening = await facts.screening_facts(conn, event.screening_id)
+    context = BookingConfirmedMail(
+        occurred_at=event.occurred_at, screening=screening, booking=booking
+    )
+    return [_to_patron("booking_confirmed", context, booking.booking_id)]
+
+
+async def booking_cancelled(conn: asyncpg.Connection, event: BookingCancelled) -> list[Letter]:
+    if event.by == "screening":
+        return []  # the screening's cancellation tells each of its patrons, once
+    booking = await facts.one_booking(conn, event.reference)
+    screening = await facts.screening_facts(conn, event.screening_id)
+    context = BookingCancelledMail(
+        occurred_at=event.occurred_at,
+        screening=screening,
+        booking=booking,
+        by=event.by,
+        reason=event.reason,
+    )
+    return [_to_patron("booking_cancelled", context, booking.booking_id)]
+
+
+async def screening_cancelled(conn: asyncpg.Connection, event: ScreeningCancelled) -> list[Letter]:
+    """Every patron whose bookings the cancellation cancelled: one email each, listing them all."""
+    screening = await facts.screening_facts(conn, event.screening_id)
+    bookings = await facts.screening_bookings(conn, event.screening_id, cancelled_by_screening=True)
+    return [
+        Letter(
+            "screening_cancelled",
+            mine[0].patron_email,
+            mine[0].patron_name,
+            ScreeningCancelledMail(
+                occurred_at=event.occurred_at,
+                screening=screening,
+                bookings=mine,
+                reason=event.reason,
+            ),
+        )
+        for mine in facts.by_patron(bookings).values()
+    ]
+
+
+async def screening_rescheduled(
+    conn: asyncpg.Connection, event: ScreeningRescheduled
+) -> list[Letter]:
+    """Every patron with a confirmed booking: the new time (the event's, even if the screening
+    has moved again since: that move has its own event and email)."""
+    current = await facts.screening_facts(conn, event.screening_id)
+    screening = _starting_at(current, event.starts_at)
+    bookings = await facts.screening_bookings(
+        conn, event.screening_id, cancelled_by_screening=False
+    )
+    return [
+        Letter(
+            "screening_rescheduled",
+            mine[0].patron_email,
+            mine[0].patron_name,
+            ScreeningRescheduledMail(
+                occurred_at=event.occurred_at,
+                screening=screening,
+                bookings=mine,
+                previous_starts_at=event.previous_starts_at,
+            ),
+        )
+        for mine in facts.by_patron(bookings).values()
+    ]
+
+
+async def screening_reminder(
+    conn: asyncpg.Connection,
+    booking: box_office.BookingRow,
+    hours: int,
+    now: datetime,
+    screenings: dict[Any, ScreeningFacts],
+) -> Letter:
+    """The reminder of one booking (the reminder job calls this; no event causes it).
+    `screenings` caches the screenings' facts across the bookings of one run."""
+    screening = screenings.get(booking.screening_id)
+    if screening is None:
+        screening = await facts.screening_facts(conn, booking.screening_id)
+        screenings[booking.screening_id] = screening
+    (booked,) = await facts.booking_facts(conn, [booking])
+    context = ScreeningReminderMail(
+        occurred_at=now, screening=screening, booking=booked, hours=hours
+    )
+    return _to_patron("screening_reminder", context, booking.id)
+
+
+def _to_patron(kind: str, context: MailContext, booking_id: Any) -> Letter:
+    booking = context.bookings_of()[0]
+    return Letter(kind, booking.patron_email, booking.patron_name, context, booking_id=booking_id)
+
+
+def _starting_at(screening: ScreeningFacts, starts_at: Any) -> ScreeningFacts:
+    length = screening.ends_at - screening.starts_at
+    return msgspec.structs.replace(screening, starts_at=starts_at, ends_at=starts_at + length)
+
+
+MAPPERS: dict[type[Event], Mapper] = {
+    BookingConfirmed: booking_confirmed,
+    BookingCancelled: booking_cancelled,
+    ScreeningCancelled: screening_cancelled,
+    ScreeningRescheduled: screening_rescheduled,
+}
+
+
+async def letters_for(conn: asyncpg.Connection, event: Event) -> list[Letter]:
+    """The emails `event` causes (none for an event no mapper knows)."""
+    mapper = MAPPERS.get(type(event))
+    return await mapper(conn, event) if mapper else []

@@ -1,0 +1,113 @@
+"""What an email is rendered from: the facts of its screening and bookings as they were when its
+event happened, kept in the email's row (`context`), so that a retry or a resend days later says
+the same thing, and the templates need no database.
+
+One context Struct per kind of email; `Letter` is one email to write."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+
+class SeatLine(msgspec.Struct, frozen=True):
+    label: str
+    row_label: str
+    kind: str
+    ticket_type: str
+    amount: int
+
+
+class BookingFacts(msgspec.Struct, frozen=True):
+    booking_id: UUID
+    reference: str
+    patron_name: str
+    patron_email: str
+    seats: list[SeatLine]
+    currency: str
+    total: int
+    refund_due: bool = False
+
+
+class ScreeningFacts(msgspec.Struct, frozen=True):
+    screening_id: UUID
+    version: int
+    film_title: str
+    film_year: int | None
+    runtime_minutes: int
+    rating: str
+    directors: list[str]
+    venue_id: UUID
+    venue_name: str
+    venue_address: list[str]
+    time_zone: str
+    auditorium_name: str
+    hearing_loop: bool
+    starts_at: datetime
+    ends_at: datetime
+    format: str
+    audio_languages: list[str]
+    subtitle_language: str | None
+    subtitle_mode: str | None
+    features: list[str]
+    notes: str = ""
+
+
+class MailContext(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of every context: when its cause happened, and the screening it is about."""
+
+    occurred_at: datetime
+    screening: ScreeningFacts
+
+    def bookings_of(self) -> list[BookingFacts]:
+        """The bookings the email is about (their tickets, their calendar entries)."""
+        return []
+
+
+class OneBooking(MailContext, frozen=True, kw_only=True):
+    booking: BookingFacts
+
+    def bookings_of(self) -> list[BookingFacts]:
+        return [self.booking]
+
+
+class ManyBookings(MailContext, frozen=True, kw_only=True):
+    """A change to a whole screening, told to one patron about all of their bookings."""
+
+    bookings: list[BookingFacts]
+
+    def bookings_of(self) -> list[BookingFacts]:
+        return self.bookings
+
+
+class BookingConfirmedMail(OneBooking, frozen=True, kw_only=True):
+    pass
+
+
+class BookingCancelledMail(OneBooking, frozen=True, kw_only=True):
+    by: str
+    reason: str = ""
+
+
+class ScreeningCancelledMail(ManyBookings, frozen=True, kw_only=True):
+    reason: str
+
+
+class ScreeningRescheduledMail(ManyBookings, frozen=True, kw_only=True):
+    previous_starts_at: datetime
+
+
+class ScreeningReminderMail(OneBooking, frozen=True, kw_only=True):
+    hours: int
+
+
+class Letter(msgspec.Struct, frozen=True):
+    """One email to write: to whom, of which kind, rendered from `context`."""
+
+    kind: str
+    recipient: str
+    recipient_name: str
+    context: MailContext
+    booking_id: UUID | None = None

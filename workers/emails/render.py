@@ -1,0 +1,155 @@
+"""Rendering an email from its row: the subject, a plain-text part and an accessible HTML part
+from the kind's templates (templates/), the QR codes of its tickets inline, its calendar file
+attached, and the headers (the row's Message-ID, From, To, Date, Auto-Submitted)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import format_datetime, parseaddr
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import msgspec
+
+from services.settings import Settings
+from workers.emails import mime
+from workers.emails.attachments import calendar, qr_png, ticket_code
+from workers.emails.kinds import KINDS
+from workers.emails.letters import MailContext
+from workers.emails.present import FILTERS, accessibility
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+class Ticket(msgspec.Struct, frozen=True):
+    reference: str
+    code: str
+    cid: str
+    png: bytes
+    width: int
+
+
+class Rendered(msgspec.Struct, frozen=True):
+    subject: str
+    text: str
+    html: str
+    tickets: list[Ticket]
+    calendar: bytes | None
+    calendar_method: str | None
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+@cache
+def _subject(source: str) -> jinja2.Template:
+    return environment().from_string(source)
+
+
+def decode_context(kind: str, raw: Any) -> MailContext:
+    """The row's stored context as its kind's Struct."""
+    return msgspec.convert(raw, KINDS[kind].context)
+
+
+def render(kind: str, context: MailContext, settings: Settings) -> Rendered:
+    spec = KINDS[kind]
+    screening = context.screening
+    tickets = []
+    if spec.tickets:
+        for booking in context.bookings_of():
+            code = ticket_code(settings.auth.secret, booking)
+            png, width = qr_png(code)
+            tickets.append(
+                Ticket(booking.reference, code, f"ticket-{booking.reference}", png, width)
+            )
+    values: dict[str, Any] = {field: getattr(context, field) for field in context.__struct_fields__}
+    subject = " ".join(_subject(spec.subject).render(values).split())
+    values.update(
+        subject=subject,
+        tickets={ticket.reference: ticket for ticket in tickets},
+        access=accessibility(
+            screening.audio_languages,
+            screening.subtitle_language,
+            screening.subtitle_mode,
+            screening.features,
+            screening.auditorium_name,
+        ),
+        public_url=settings.public_url.rstrip("/"),
+    )
+    env = environment()
+    text = env.get_template(f"{kind}.txt.j2").render(values)
+    html = env.get_template(f"{kind}.html.j2").render(values)
+    ics = calendar(context, spec.calendar, settings.mail.sender_domain) if spec.calendar else None
+    return Rendered(subject, text, html, tickets, ics, spec.calendar)
+
+
+def compose(
+    rendered: Rendered,
+    *,
+    recipient: str,
+    recipient_name: str,
+    message_id: str,
+    settings: Settings,
+    now: datetime,
+    kind: str,
+    thread: str | None = None,
+) -> bytes:
+    """The message as sent: multipart/alternative (text, then the HTML with its QR images
+    related), inside multipart/mixed with the calendar file when there is one."""
+    html: mime.Part | mime.Multipart = mime.text_part("html", rendered.html)
+    if rendered.tickets:
+        images = [
+            mime.Part(
+                "image/png",
+                ticket.png,
+                headers=(
+                    ("Content-ID", f"<{ticket.cid}>"),
+                    ("Content-Disposition", f'inline; filename="ticket-{ticket.reference}.png"'),
+                ),
+            )
+            for ticket in rendered.tickets
+        ]
+        html = mime.Multipart("related", [html, *images])
+    body: mime.Part | mime.Multipart = mime.Multipart(
+        "alternative", [mime.text_part("plain", rendered.text), html]
+    )
+    if rendered.calendar is not None:
+        method = rendered.calendar_method or "PUBLISH"
+        name = "cancelled.ics" if method == "CANCEL" else "screening.ics"
+        calendar_part = mime.Part(
+            f'text/calendar; charset="utf-8"; method={method}',
+            rendered.calendar,
+            headers=(("Content-Disposition", f'attachment; filename="{name}"'),),
+        )
+        body = mime.Multipart("mixed", [body, calendar_part])
+    sender_name, sender_address = parseaddr(settings.mail.sender)
+    headers = [
+        ("Subject", rendered.subject),
+        ("From", mime.address(sender_name, sender_address)),
+        ("To", mime.address(recipient_name, recipient)),
+        ("Date", format_datetime(now)),
+        ("Message-ID", message_id),
+        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies, please
+        ("X-Usher-Kind", kind),
+    ]
+    if thread:
+        headers.append(("References", thread))
+    return mime.message(headers, body)
+
+
+def envelope_sender(settings: Settings) -> str:
+    """The address in MAIL FROM (bounces go there): the sender's address without its name."""
+    return parseaddr(settings.mail.sender)[1]
