@@ -10,7 +10,6 @@ import io
 from datetime import UTC, datetime
 from typing import Literal
 
-import icalendar
 import segno
 
 from workers.emails.letters import BookingFacts, MailContext
@@ -41,36 +40,65 @@ def qr_png(code: str) -> tuple[bytes, int]:
 
 
 def calendar(context: MailContext, method: Literal["PUBLISH", "CANCEL"], domain: str) -> bytes:
-    """An iCalendar file with one event per booking. The UID is the booking's, so a later file
-    (a rescheduled or cancelled screening) updates the same entry in the patron's calendar; the
-    screening's version orders the updates (SEQUENCE)."""
+    """An iCalendar file (RFC 5545) with one event per booking. The UID is the booking's, so a
+    later file (a rescheduled or cancelled screening) updates the same entry in the patron's
+    calendar; the screening's version orders the updates (SEQUENCE).
+
+    Written here rather than with the icalendar package, which took 2 ms of the 4 ms it takes
+    to render an email; the tests parse every file back with icalendar."""
     screening = context.screening
-    cal = icalendar.Calendar()
-    cal.add("prodid", PRODUCT_ID)
-    cal.add("version", "2.0")
-    cal.add("method", method)
     place = ", ".join([screening.auditorium_name, screening.venue_name, *screening.venue_address])
+    cancel = method == "CANCEL"
+    lines = ["BEGIN:VCALENDAR", f"PRODID:{PRODUCT_ID}", "VERSION:2.0", f"METHOD:{method}"]
     for booking in context.bookings_of():
         seats = ", ".join(seat.label for seat in booking.seats)
-        event = icalendar.Event()
-        event.add("uid", f"booking-{booking.booking_id}@{domain}")
-        event.add("dtstamp", _utc(context.occurred_at))
-        event.add("sequence", screening.version + (1 if method == "CANCEL" else 0))
-        event.add("dtstart", _utc(screening.starts_at))
-        event.add("dtend", _utc(screening.ends_at))
-        event.add("summary", f"{screening.film_title} at {screening.venue_name}")
-        event.add("location", place)
-        event.add(
-            "description",
-            f"Booking {booking.reference}. Seats: {seats}. "
-            f"Starts {local_time(screening.starts_at, screening.time_zone)}.",
-        )
-        event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
-        event.add("transp", "OPAQUE")
-        cal.add_component(event)
-    data: bytes = cal.to_ical()
-    return data
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:booking-{booking.booking_id}@{domain}",
+            f"DTSTAMP:{_stamp(context.occurred_at)}",
+            f"SEQUENCE:{screening.version + (1 if cancel else 0)}",
+            f"DTSTART:{_stamp(screening.starts_at)}",
+            f"DTEND:{_stamp(screening.ends_at)}",
+            f"SUMMARY:{_text(f'{screening.film_title} at {screening.venue_name}')}",
+            f"LOCATION:{_text(place)}",
+            "DESCRIPTION:"
+            + _text(
+                f"Booking {booking.reference}. Seats: {seats}. "
+                f"Starts {local_time(screening.starts_at, screening.time_zone)}."
+            ),
+            f"STATUS:{'CANCELLED' if cancel else 'CONFIRMED'}",
+            "TRANSP:OPAQUE",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return b"".join(_fold(line) for line in lines)
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _text(value: str) -> str:
+    """A TEXT value: backslash, semicolon, comma and line breaks escaped."""
+    return (
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+    )
+
+
+def _fold(line: str) -> bytes:
+    """The line in UTF-8, folded at 75 octets (never inside a character), ended by CRLF."""
+    data = line.encode()
+    if len(data) <= 75:
+        return data + b"\r\n"
+    parts, start, limit = [], 0, 75
+    while start < len(data):
+        end = min(start + limit, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # a UTF-8 continuation byte
+            end -= 1
+        parts.append(data[start:end])
+        start, limit = end, 74  # continuation lines begin with a space
+    return b"\r\n ".join(parts) + b"\r\n"

@@ -129,10 +129,11 @@ async def send_email(ctx: dict[str, Any], email_id: str) -> str:
 
 
 async def send_emails(ctx: dict[str, Any], email_ids: list[str]) -> dict[str, int]:
-    """arq job: send the emails one after the other (the emails one event made, written in one
-    transaction: all or none are there yet); returns how many ended how."""
+    """arq job: send the emails one after the other (emails one event made, written in one
+    transaction that may commit while this job runs); returns how many ended how. Run again
+    while some are not there yet: those already sent are then skipped at once."""
     outcomes = Counter([await _send_one(ctx, UUID(email_id)) for email_id in email_ids])
-    if outcomes.keys() <= NOT_YET:
+    if outcomes.keys() & NOT_YET:
         _retry_soon(ctx)
     return dict(outcomes)
 

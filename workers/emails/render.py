@@ -49,6 +49,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # templates are read once per process
     )
     env.filters.update(FILTERS)
     return env
@@ -135,7 +136,7 @@ def compose(
             headers=(("Content-Disposition", f'attachment; filename="{name}"'),),
         )
         body = mime.Multipart("mixed", [body, calendar_part])
-    sender_name, sender_address = parseaddr(settings.mail.sender)
+    sender_name, sender_address = _sender(settings.mail.sender)
     headers = [
         ("Subject", rendered.subject),
         ("From", mime.address(sender_name, sender_address)),
@@ -150,6 +151,11 @@ def compose(
     return mime.message(headers, body)
 
 
+@cache
+def _sender(sender: str) -> tuple[str, str]:
+    return parseaddr(sender)
+
+
 def envelope_sender(settings: Settings) -> str:
     """The address in MAIL FROM (bounces go there): the sender's address without its name."""
-    return parseaddr(settings.mail.sender)[1]
+    return _sender(settings.mail.sender)[1]

@@ -12,14 +12,13 @@ import itertools
 import logging
 import re
 from datetime import UTC, datetime
-from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 log = logging.getLogger("usher.mail-sink")
-_headers = BytesHeaderParser()
+_SUBJECT = re.compile(rb"^Subject: ([^\r\n]*)", re.MULTILINE | re.IGNORECASE)
 
 
 class FolderHandler:
@@ -36,10 +35,15 @@ class FolderHandler:
         recipient = re.sub(r"[^A-Za-z0-9@._-]", "_", (envelope.rcpt_tos or ["unknown"])[0])
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         path = self.folder / f"{stamp}-{next(self.counter):05d}-{recipient}.eml"
-        await asyncio.to_thread(path.write_bytes, raw)
+        path.write_bytes(raw)  # a few kB to a local disk: quicker than a thread hop
         self.received += 1
-        subject = _headers.parsebytes(raw).get("Subject", "")
-        log.info("mail to %s: %s -> %s", recipient, subject, path.name)
+        subject = _SUBJECT.search(raw.partition(b"\r\n\r\n")[0])
+        log.info(
+            "mail to %s: %s -> %s",
+            recipient,
+            subject.group(1).decode(errors="replace") if subject else "",
+            path.name,
+        )
         return "250 OK: kept in the sink"
 
 

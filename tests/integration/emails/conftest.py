@@ -42,7 +42,7 @@ EMAILS = Consumer("emails", queue_emails, types=EMAIL_EVENTS, start="$")
 class Mailbox:
     """The SMTP server's handler. `replies[stage]` are answers to give, in order, before it
     accepts again (stage "RCPT" or "DATA"); `hold_rcpt` makes RCPT wait until released.
-    Messages are kept raw and parsed when a test reads them."""
+    Messages are kept raw and parsed when a test asks for them."""
 
     received: list[tuple[str, bytes]] = field(default_factory=list)
     replies: dict[str, list[str]] = field(default_factory=lambda: {"RCPT": [], "DATA": []})
@@ -74,9 +74,9 @@ class Mailbox:
         self.answered.append(reply)
         return reply
 
-    @property
     def messages(self) -> list[EmailMessage]:
-        """What was accepted, parsed; `X-Envelope-To` holds the envelope's recipients."""
+        """What was accepted, parsed; `X-Envelope-To` holds the envelope's recipients. (A
+        method: aiosmtpd reads every attribute of its handler on each new connection.)"""
         parsed = []
         for recipients, raw in self.received:
             message = message_from_bytes(raw, policy=default)
@@ -120,11 +120,12 @@ def settings(environment: dict[str, str], smtp: tuple[Mailbox, int]) -> Settings
             host="127.0.0.1",
             port=smtp[1],
             security="none",
-            timeout_seconds=2.0,
+            # generous: a timeout after the server took the message means sending it again
+            timeout_seconds=10.0,
             retry_seconds=0.05,
             retry_max_seconds=0.2,
             max_attempts=4,
-            lease_seconds=6.0,
+            lease_seconds=30.0,
         ),
         events=msgspec.structs.replace(
             base.events, claim_idle_ms=1000, consumer_block_ms=100, relay_poll_ms=100

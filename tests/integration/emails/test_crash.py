@@ -63,7 +63,7 @@ async def test_a_worker_killed_mid_send_and_another_sends_the_email_once(
 
     await wait_until(sent, within=30)
     await asyncio.sleep(0.5)  # nothing more arrives
-    (message,) = mailbox.messages
+    (message,) = mailbox.messages()
     assert booking.reference in message["Subject"]
     again = await demo.fetchrow("SELECT status, attempts, message_id FROM email")
     assert again["attempts"] == 2
@@ -101,6 +101,6 @@ async def test_killed_after_the_server_accepted_it_goes_again_with_the_same_mess
     assert await send_email(ctx, str(email_id)) == "sent"  # the job the sweep enqueued
     await close_mailer(ctx)
     await arq.aclose()
-    first, second = mailbox.messages
+    first, second = mailbox.messages()
     assert first["Message-ID"] == second["Message-ID"]
     assert await demo.fetchval("SELECT attempts FROM email") == 2

@@ -49,7 +49,7 @@ async def test_451_twice_then_250_delivers_one_email_after_backoff(
     await book(demo, settings, screening_id, ["A2"])
     async with pipeline.running():
         await settle(demo, 1)
-    assert len(mailbox.messages) == 1
+    assert len(mailbox.messages()) == 1
     assert len(mailbox.answered) == 2
     row = await email_row(demo)
     assert row["status"] == "sent"
@@ -93,7 +93,7 @@ async def test_a_temporary_failure_shows_to_staff_as_retrying(
     assert item["kind"] == "booking_confirmed"
     failed = await client.get("/v1/staff/emails", headers=staff)
     assert failed.json() == {"items": [], "next_cursor": None}
-    assert not mailbox.messages
+    assert not mailbox.messages()
 
 
 async def test_550_fails_at_once_is_listed_for_staff_and_resent_to_a_corrected_address(
@@ -112,7 +112,7 @@ async def test_550_fails_at_once_is_listed_for_staff_and_resent_to_a_corrected_a
         row = await email_row(demo)
         assert (row["status"], row["failure"], row["attempts"]) == ("failed", "permanent", 1)
         assert mailbox.answered == ["550 5.1.1 No such user here"]
-        assert not mailbox.messages
+        assert not mailbox.messages()
         failed_events = await demo.fetch(
             "SELECT payload FROM outbox WHERE event_type = 'email.failed'"
         )
@@ -140,7 +140,7 @@ async def test_550_fails_at_once_is_listed_for_staff_and_resent_to_a_corrected_a
         again = await client.post(f"/v1/staff/emails/{row['id']}/resend", json={}, headers=staff)
         assert again.status_code in (202, 409)  # 409 while it is on its way
         await settle(demo, 1)
-    (message,) = mailbox.messages
+    (message,) = mailbox.messages()
     assert message["X-Envelope-To"] == "ana@example.org"
     row = await email_row(demo)
     assert row["status"] == "sent"
@@ -241,7 +241,7 @@ async def test_the_same_event_twice_and_a_rerun_job_send_one_email(
         await arq.aclose()
     assert (runner.applied, runner.duplicates) == (1, 1)
     assert await demo.fetchval("SELECT count(*) FROM email") == 1
-    assert len(mailbox.messages) == 1
+    assert len(mailbox.messages()) == 1
 
 
 async def test_a_job_that_runs_before_its_row_commits_waits_for_it(

@@ -58,7 +58,7 @@ async def test_booking_confirmed_has_everything_for_the_door_and_the_calendar(
     )
     async with pipeline.running():
         await settle(demo, 1)
-    (message,) = mailbox.messages
+    (message,) = mailbox.messages()
     row = await demo.fetchrow("SELECT * FROM email")
     starts_at = await demo.fetchval("SELECT starts_at FROM screening WHERE id = $1", screening_id)
 
@@ -153,7 +153,7 @@ async def test_a_cancelled_booking_removes_its_calendar_entry(
                 datetime.now(UTC),
             )
         await settle(demo, 2)
-    confirmed, cancelled = mailbox.messages
+    confirmed, cancelled = mailbox.messages()
     assert cancelled["Subject"].startswith(f"Booking {booking.reference} is cancelled: HERE on ")
     assert cancelled["References"] == confirmed["References"]  # one thread per booking
     text = text_of(cancelled)
@@ -197,7 +197,7 @@ async def test_a_rescheduled_screening_tells_each_patron_once_with_every_booking
         " ORDER BY recipient"
     )
     assert [r["recipient"] for r in rows] == ["Ana@Example.org", "bo@example.org"]
-    moved = [m for m in mailbox.messages if m["X-Usher-Kind"] == "screening_rescheduled"]
+    moved = [m for m in mailbox.messages() if m["X-Usher-Kind"] == "screening_rescheduled"]
     ana = next(m for m in moved if m["X-Envelope-To"].lower() == "ana@example.org")
     text = text_of(ana)
     assert "New time:" in text
@@ -235,7 +235,7 @@ async def test_a_cancelled_screening_tells_each_patron_once_and_nothing_else(
         ("booking_confirmed", 3),
         ("screening_cancelled", 2),  # no booking_cancelled for a screening's cancellation
     ]
-    told = {m["X-Envelope-To"]: m for m in mailbox.messages if "Cancelled" in m["Subject"]}
+    told = {m["X-Envelope-To"]: m for m in mailbox.messages() if "Cancelled" in m["Subject"]}
     assert set(told) == {"ana@example.org", "bo@example.org"}
     text = text_of(told["ana@example.org"])
     assert "Your 2 bookings for it are cancelled" in text
@@ -278,7 +278,7 @@ async def test_reminders_go_once_to_bookings_made_before_the_reminder_time(
         assert await queue_reminders(ctx) == 0  # once per booking, however often it runs
         await settle(demo, 3)
     await arq.aclose()
-    (reminder,) = [m for m in mailbox.messages if m["X-Usher-Kind"] == "screening_reminder"]
+    (reminder,) = [m for m in mailbox.messages() if m["X-Usher-Kind"] == "screening_reminder"]
     assert reminder["X-Envelope-To"] == "early@example.org"
     assert reminder["Subject"].startswith("Reminder: HERE on ")
     assert f"a reminder of your booking {early.reference}" in text_of(reminder)
@@ -290,5 +290,5 @@ async def test_reminders_go_once_to_bookings_made_before_the_reminder_time(
 
     assert row["booking_id"] == early.id
     assert row["event_id"] == reminder_cause(early.id)
-    assert late.reference not in {m["Subject"] for m in mailbox.messages}
+    assert late.reference not in {m["Subject"] for m in mailbox.messages()}
     assert isinstance(row["event_id"], UUID)
