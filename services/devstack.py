@@ -53,6 +53,15 @@ PROCESSES: tuple[Process, ...] = (
     Process("relay", ("relay",)),
     Process("worker", ("worker",)),
 )
+# Unless USHER_SMTP_HOST names a real server, a local SMTP sink catches every email as an .eml
+# file in <data dir>/mail (the worker's SMTP defaults point at it).
+MAIL_SINK = Process("mail-sink", ("mail-sink",))
+
+
+def processes() -> tuple[Process, ...]:
+    if os.environ.get("USHER_SMTP_HOST"):
+        return PROCESSES
+    return (*PROCESSES, MAIL_SINK)
 
 
 class Stack(NamedTuple):
@@ -143,6 +152,7 @@ def child_environment(settings: Settings, stack: Stack) -> dict[str, str]:
         "USHER_HOST": settings.host,
         "USHER_PORT": str(settings.port),
         "USHER_PUBLIC_URL": settings.public_url,
+        "USHER_DATA_DIR": str(data_dir(settings)),
         "PYTHONPATH": f"{ROOT}{os.pathsep}{path}" if path else str(ROOT),
         "PYTHONUNBUFFERED": "1",
     }
@@ -222,7 +232,7 @@ def banner(settings: Settings, stack: Stack) -> str:
             f"  database   {without_password(stack.database_url)}",
             f"  redis      {without_password(stack.redis_url)}",
             f"  data       {data}",
-            f"  processes  {', '.join(p.name for p in PROCESSES)}",
+            f"  processes  {', '.join(p.name for p in processes())}",
             "",
         ]
     )
@@ -271,7 +281,7 @@ def run() -> int:
                 if applied:
                     print(f"usher dev: applied {', '.join(applied)}", flush=True)
                 env = child_environment(settings, stack)
-                for process in PROCESSES:
+                for process in processes():
                     children[process.name] = start(process, env)
                 supervise(children, settings, stack)
             except DevStackFailed as exc:
