@@ -39,6 +39,20 @@ export const PANELS = [
       screeningId ? (await api(`/v1/screenings/${screeningId}/device-pickups`)).items : [],
     render: pickupLine,
   },
+  {
+    // Failed notification emails about this screening; resend: POST /v1/staff/emails/{id}/resend.
+    element: "failed-emails-list",
+    events: ["email."],
+    load: async (screeningId) =>
+      screeningId
+        ? (await api("/v1/staff/emails", { query: [["status", "failed"], ["screening", screeningId]] }))
+            .items
+        : [],
+    render: (email) =>
+      `${email.kind} to ${email.recipient_name} <${email.recipient}>: ` +
+      `${email.failure ?? "failed"} after ${email.attempts} attempt(s)` +
+      (email.last_error ? ` (${email.last_error})` : ""),
+  },
 ];
 
 const state = {
