@@ -78,9 +78,8 @@ def _render(node: Part | Multipart) -> bytes:
     boundary = f"=_usher_{uuid.uuid4().hex}"
     out = [f'Content-Type: multipart/{node.subtype}; boundary="{boundary}"'.encode() + CRLF, CRLF]
     for child in node.parts:
-        out += [f"--{boundary}".encode(), CRLF, _render(child)]
-        if not out[-1].endswith(CRLF):
-            out.append(CRLF)
+        # the CRLF before a delimiter belongs to the delimiter, not to the part (RFC 2046)
+        out += [f"--{boundary}".encode(), CRLF, _render(child), CRLF]
     out += [f"--{boundary}--".encode(), CRLF]
     return b"".join(out)
 

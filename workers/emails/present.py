@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 # ISO 639 codes a cinema's programme commonly lists; any other code is shown as it is.
@@ -42,17 +43,20 @@ def money(amount: int, currency: str) -> str:
     return f"{symbol}{value}" if symbol else f"{currency} {value}"
 
 
+@lru_cache(maxsize=4096)
 def local_time(moment: datetime, time_zone: str) -> str:
     """ "Friday 15 May 2026, 7:00 PM EDT": the time the venue's patrons read on its clocks."""
     local = moment.astimezone(ZoneInfo(time_zone))
     return f"{local_day(moment, time_zone)}, {clock(moment, time_zone)} {local.tzname()}"
 
 
+@lru_cache(maxsize=4096)
 def local_day(moment: datetime, time_zone: str) -> str:
     local = moment.astimezone(ZoneInfo(time_zone))
     return f"{local:%A} {local.day} {local:%B %Y}"
 
 
+@lru_cache(maxsize=4096)
 def clock(moment: datetime, time_zone: str) -> str:
     """ "7:00 PM" (12-hour, no leading zero)."""
     local = moment.astimezone(ZoneInfo(time_zone))
