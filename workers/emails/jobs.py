@@ -1,6 +1,6 @@
-"""The pipeline: the `emails` consumer writes one row per email and hands each to an arq job
-that renders and sends it; a sweep re-nudges emails whose job was lost or whose worker died;
-a cron job writes the reminders.
+"""The pipeline: the `emails` consumer writes one row per email and hands them, 20 at a time,
+to arq jobs that render and send them; a sweep re-nudges emails whose job was lost or whose
+worker died; a cron job writes the reminders.
 
 Once only: a row per (event, recipient, kind) (the unique index refuses a second), and a row is
 sent only by the worker that leased it (queued -> sending, attempts + 1). A re-run job, a

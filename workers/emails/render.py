@@ -66,6 +66,8 @@ def decode_context(kind: str, raw: Any) -> MailContext:
 
 
 def render(kind: str, context: MailContext, settings: Settings) -> Rendered:
+    """Subject, text and HTML from the kind's templates, with the ticket codes (and their QR
+    images) and the calendar file the kind carries."""
     spec = KINDS[kind]
     screening = context.screening
     tickets = []

@@ -43,10 +43,11 @@ class Mailer:
     """SMTP connections kept open between messages, at most `keep` idle at once, for one
     worker process: a bulk send pays the connection, STARTTLS and login once per connection,
     not once per message. A connection is used by one send at a time; one that failed in any
-    way but a refusal of the message is closed, and one idle for `IDLE_SECONDS` is replaced
-    (servers drop idle clients)."""
+    way but a refusal of the message is closed; one idle for `CHECK_AFTER_SECONDS` is checked
+    with NOOP before use, and one idle for `IDLE_SECONDS` replaced (servers drop idle clients)."""
 
     IDLE_SECONDS = 30.0
+    CHECK_AFTER_SECONDS = 5.0
 
     def __init__(self, mail: MailSettings, keep: int = 10) -> None:
         self.mail = mail
@@ -73,10 +74,22 @@ class Mailer:
         now = time.monotonic()
         while self._idle:
             client, since = self._idle.pop()
-            if now - since < self.IDLE_SECONDS and client.is_connected:
+            idle = now - since
+            usable = idle < self.IDLE_SECONDS and client.is_connected
+            if usable and (idle < self.CHECK_AFTER_SECONDS or await self._answers(client)):
                 return client
             client.close()
         return await self._connect()
+
+    @staticmethod
+    async def _answers(client: aiosmtplib.SMTP) -> bool:
+        """NOOP on a connection idle for a while: the server may have dropped it, and a message
+        sent into a dropped connection would wait for its retry instead of going now."""
+        try:
+            await client.noop()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            return False
+        return True
 
     def _give_back(self, client: aiosmtplib.SMTP) -> None:
         if len(self._idle) < self.keep and client.is_connected:

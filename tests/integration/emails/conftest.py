@@ -48,6 +48,7 @@ class Mailbox:
     replies: dict[str, list[str]] = field(default_factory=lambda: {"RCPT": [], "DATA": []})
     answered: list[str] = field(default_factory=list)
     hold_rcpt: bool = False
+    servers: list[SMTP] = field(default_factory=list)  # the sessions that sent a message
     held: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -68,6 +69,7 @@ class Mailbox:
         raw = envelope.original_content or envelope.content
         assert isinstance(raw, bytes)
         self.received.append((",".join(envelope.rcpt_tos), raw))
+        self.servers.append(server)
         return "250 OK"
 
     def _answer(self, reply: str) -> str:

@@ -3,6 +3,7 @@ both to staff: against a real SMTP server that answers as each test scripts it."
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -27,9 +28,10 @@ from tests.integration.emails.conftest import (
 )
 from tests.integration.events.conftest import free_port, wait_until
 from workers.delivery import Delivery
-from workers.emails import close_mailer, queue_emails, send_email
+from workers.emails import close_mailer, mime, queue_emails, send_email
 from workers.emails.jobs import MISSING_TRIES, new_rows
 from workers.emails.kinds import letters_for
+from workers.emails.smtp import Mailer
 from workers.settings import arq_pool
 
 Client = AsyncTestClient[Litestar]
@@ -252,3 +254,26 @@ async def test_a_job_that_runs_before_its_row_commits_waits_for_it(
     with pytest.raises(Retry):
         await send_email(ctx, missing)
     assert await send_email({**ctx, "job_try": MISSING_TRIES}, missing) == "missing"
+
+
+async def test_a_pooled_connection_the_server_dropped_is_replaced_not_failed(
+    settings: Settings, mailbox: Mailbox
+) -> None:
+    mailer = Mailer(settings.mail)
+    mailer.CHECK_AFTER_SECONDS = 0.0  # check every reused connection
+    message = mime.message([("Subject", "x")], mime.text_part("plain", "hello\n"))
+    await mailer.send(message, "box-office@usher.invalid", "ana@example.org")
+    await mailer.send(message, "box-office@usher.invalid", "bo@example.org")
+    assert mailer.connections == 1  # kept open between messages
+    transport = mailbox.servers[-1].transport
+    assert transport is not None
+    transport.close()  # the server drops the idle connection
+    await asyncio.sleep(0.05)
+    await mailer.send(message, "box-office@usher.invalid", "cy@example.org")
+    await mailer.close()
+    assert mailer.connections == 2
+    assert [m["X-Envelope-To"] for m in mailbox.messages()] == [
+        "ana@example.org",
+        "bo@example.org",
+        "cy@example.org",
+    ]
