@@ -244,6 +244,17 @@ async def test_relays_killed_mid_batch_lose_and_reorder_nothing(
     await consuming
     check_stream(await stream_entries(redis, settings.redis.events_stream), written)
     await assert_effects_once(db, written)
+
+    async def all_running() -> bool:
+        """A SIGTERM that lands before a relay has installed its handler (still importing,
+        under load) kills it: stop each one only once it has said whether it leads."""
+        logs = [
+            (processes.tmp / f"relay-{processes.started.index(proc)}.log").read_text()
+            for proc in relays
+        ]
+        return all("relay leads" in log or "standing by" in log for log in logs)
+
+    await wait_until(all_running, within=30)
     for proc in relays:
         proc.terminate()  # SIGTERM: a clean stop
         assert proc.wait(timeout=15) == 0, processes.logs()
