@@ -16,7 +16,9 @@ _INSERT = """
 """
 
 
-def _row(event: Event) -> tuple[object, ...]:
+def event_row(event: Event) -> tuple[object, ...]:
+    """The outbox row of `event` (without its position, txid and times): event_id, event_type,
+    aggregate_type, aggregate_id, venue_id, payload."""
     return (
         event.id,
         event.type_name(),
@@ -29,10 +31,10 @@ def _row(event: Event) -> tuple[object, ...]:
 
 async def record_event(conn: asyncpg.Connection, event: Event) -> None:
     """Append `event` to the outbox inside the current transaction."""
-    await conn.execute(_INSERT, *_row(event))
+    await conn.execute(_INSERT, *event_row(event))
 
 
 async def record_events(conn: asyncpg.Connection, events: list[Event]) -> None:
     """Append several events in list order, in one round trip."""
     if events:
-        await conn.executemany(_INSERT, [_row(event) for event in events])
+        await conn.executemany(_INSERT, [event_row(event) for event in events])

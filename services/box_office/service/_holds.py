@@ -24,7 +24,7 @@ from services.box_office.service._common import (
 )
 from services.errors import Conflict, Gone, InvalidInput, NotFound
 from services.ids import uuid7
-from services.outbox import record_event, record_events
+from services.outbox import event_row, record_event, record_events
 from services.settings import BoxOfficeSettings
 from services.staff.store import record_action
 
@@ -33,7 +33,7 @@ BEST_AVAILABLE_ATTEMPTS = 4
 
 
 class _Taken(Exception):
-    """Some seats were claimed by someone else first; raised inside the transaction to undo it."""
+    """Some seats were claimed by someone else first, and nothing was held."""
 
     def __init__(self, seat_ids: list[UUID]) -> None:
         super().__init__("taken")
@@ -117,10 +117,10 @@ async def _hold_seats(
     settings: BoxOfficeSettings,
     now: datetime,
 ) -> store.HoldRow:
+    """One statement (store.make_hold): the hold, its claims and SeatsHeld, or nothing."""
     seat_ids = [seat.id for seat in seats]
-    async with conn.transaction():
-        starts_at, hold_minutes = await store.lock_for_new_hold(conn, place.screening_id, client_id)
-        rules.check_sellable("on_sale", starts_at, now)
+    for fresh in (False, True):  # the venue's hold time as last read, then read again
+        hold_minutes = await store.hold_minutes_of(conn, place.venue_id, fresh=fresh)
         expires_at, latest_expiry = rules.hold_times(now, hold_minutes, settings.max_hold_minutes)
         hold = store.HoldRow(
             id=uuid7(),
@@ -138,37 +138,37 @@ async def _hold_seats(
             version=1,
             ended_at=None,
         )
-        status, live, claimed = await store.insert_hold_and_claim(
-            conn, hold, settings.max_live_holds_per_client
+        event = SeatsHeld(
+            id=uuid7(),
+            occurred_at=now,
+            venue_id=place.venue_id,
+            hold_id=hold.id,
+            screening_id=place.screening_id,
+            seat_ids=seat_ids,
+            seat_labels=[seat.label for seat in seats],
+            expires_at=expires_at,
+            client_id=client_id,
         )
-        rules.check_sellable(status, starts_at, now)
-        if live >= settings.max_live_holds_per_client:
-            raise Conflict(
-                f"this client has {live} live holds, the most allowed: confirm or release one",
-                reason="too many live holds",
-            )
-        missing = [seat_id for seat_id in seat_ids if seat_id not in claimed]
-        if missing:
-            claimed |= await store.take_over_dead_claims(
-                conn, place.screening_id, missing, now, hold_id=hold.id, expires_at=expires_at
-            )
-            if len(claimed) < len(seat_ids):
-                raise _Taken([seat_id for seat_id in seat_ids if seat_id not in claimed])
-        await record_event(
-            conn,
-            SeatsHeld(
-                id=uuid7(),
-                occurred_at=now,
-                venue_id=place.venue_id,
-                hold_id=hold.id,
-                screening_id=place.screening_id,
-                seat_ids=seat_ids,
-                seat_labels=[seat.label for seat in seats],
-                expires_at=expires_at,
-                client_id=client_id,
-            ),
+        made = await store.make_hold(
+            conn, hold, hold_minutes, settings.max_live_holds_per_client, event_row(event)
         )
-    return hold
+        if made.outcome != "hold time changed":
+            break
+    if made.outcome == "held":
+        return hold
+    if made.outcome == "seats taken":
+        raise _Taken(made.taken)
+    if made.outcome == "too many holds":
+        raise Conflict(
+            f"this client has {made.live_holds} live holds, the most allowed: "
+            "confirm or release one",
+            reason="too many live holds",
+        )
+    if made.outcome == "hold time changed":
+        raise Conflict("the venue's hold time changed just now: try again", reason="try again")
+    if made.outcome == "not sellable" and made.sale_status and made.starts_at:
+        rules.check_sellable(made.sale_status, made.starts_at, now)
+    raise NotFound(f"no screening {place.screening_id}")
 
 
 async def _live_hold(

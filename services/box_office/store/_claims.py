@@ -37,16 +37,6 @@ _TAKE_OVER = """
     RETURNING c.seat_id
 """
 
-# Step 1 for the hold `new_hold` inserted by the same statement: $2 screening, $6 seats,
-# $8 now, $9 expires_at (the parameters of insert_hold_and_claim).
-CLAIM_FOR_HOLD = """
-    INSERT INTO seat_claim (screening_id, seat_id, kind, hold_id, expires_at, claimed_at)
-    SELECT $2, seat_id, 'hold', new_hold.id, $9, $8
-    FROM new_hold, unnest($6::uuid[]) AS seat_id ORDER BY seat_id
-    ON CONFLICT (screening_id, seat_id) DO NOTHING
-    RETURNING seat_id
-"""
-
 # Locks the claims matching `where` in (screening, seat) order, then deletes them.
 _DELETE_IN_ORDER = """
     DELETE FROM seat_claim c

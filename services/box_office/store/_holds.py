@@ -9,10 +9,11 @@ import asyncpg
 import msgspec
 
 from schemas.box_office import HoldStatus, SaleStatus
-from services.box_office.store._claims import CLAIM_FOR_HOLD, drop_hold_claims
+from services.box_office.store._claims import drop_hold_claims
 from services.errors import NotFound
 
 # Advisory lock namespaces (the two-int key space; the migration runner uses the bigint one).
+# box_office_make_hold (migration 007) takes both, under the same numbers.
 SALES_LOCK = 4  # per screening: shared by anything that adds claims, exclusive for its cancel
 CLIENT_LOCK = 5  # per box-office client: one new hold at a time, to count its live holds
 
@@ -44,29 +45,6 @@ def _hold(row: asyncpg.Record) -> HoldRow:
     return HoldRow(**dict(row))
 
 
-async def lock_for_new_hold(
-    conn: asyncpg.Connection, screening_id: UUID, client_id: str
-) -> tuple[datetime, int]:
-    """Take the screening's sales lock (shared: holds never wait for each other here, only for
-    the screening's cancellation) and the client's lock (one new hold per client at a time);
-    return the screening's start and hold time. Its status is read by the next statement, after
-    the locks (this one's snapshot is older than them)."""
-    row = await conn.fetchrow(
-        """
-        SELECT pg_advisory_xact_lock_shared($2, hashtext(s.id::text)),
-               pg_advisory_xact_lock($3, hashtext($4)), s.starts_at, v.hold_minutes
-        FROM screening s JOIN venue v ON v.id = s.venue_id WHERE s.id = $1
-        """,
-        screening_id,
-        SALES_LOCK,
-        CLIENT_LOCK,
-        client_id,
-    )
-    if row is None:
-        raise NotFound(f"no screening {screening_id}")
-    return row["starts_at"], row["hold_minutes"]
-
-
 async def lock_sales(conn: asyncpg.Connection, screening_id: UUID, *, exclusive: bool) -> None:
     """The screening's sales lock: shared for staff blocks, exclusive for its cancellation, which
     so waits for holds being made and sees them all."""
@@ -82,49 +60,75 @@ async def sale_facts(conn: asyncpg.Connection, screening_id: UUID) -> tuple[Sale
     return row["status"], row["starts_at"]
 
 
-async def hold_minutes_of(conn: asyncpg.Connection, venue_id: UUID) -> int:
-    minutes: int = await conn.fetchval("SELECT hold_minutes FROM venue WHERE id = $1", venue_id)
+_hold_minutes: dict[UUID, int] = {}  # per venue: what hold_minutes_of last read
+
+
+async def hold_minutes_of(conn: asyncpg.Connection, venue_id: UUID, *, fresh: bool = True) -> int:
+    """The venue's hold time; `fresh=False` may answer what this process read last (make_hold
+    checks it in the same statement as it writes, so a stale one is never used)."""
+    minutes = None if fresh else _hold_minutes.get(venue_id)
+    if minutes is None:
+        minutes = await conn.fetchval("SELECT hold_minutes FROM venue WHERE id = $1", venue_id)
+        if minutes is None:
+            raise NotFound(f"no venue {venue_id}")
+        _hold_minutes[venue_id] = minutes
     return minutes
 
 
-async def insert_hold_and_claim(
-    conn: asyncpg.Connection, hold: HoldRow, max_live_holds: int
-) -> tuple[SaleStatus, int, set[UUID]]:
-    """In one statement: read the screening's status and the client's live holds, and if the
-    screening is on sale and the client under its limit, insert the hold and claim its seats.
-    Returns (status, live holds, seats claimed): seats not claimed are taken or held by a dead
-    hold (see take_over_dead_claims)."""
-    row = await conn.fetchrow(
-        f"""
-        WITH now_ AS (
-            SELECT s.status,
-                   (SELECT count(*) FROM hold h WHERE h.client_id = $5 AND h.status = 'live'
-                                                  AND h.expires_at > $8) AS live
-            FROM screening s WHERE s.id = $2
-        ), new_hold AS (
-            INSERT INTO hold (id, screening_id, venue_id, token_hash, client_id, seat_ids,
-                              wheelchair_spaces, created_at, expires_at, latest_expiry)
-            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM now_
-            WHERE now_.status IN ('on_sale', 'sold_out') AND now_.live < $11
-            RETURNING id
-        ), claimed AS ({CLAIM_FOR_HOLD})
-        SELECT now_.status, now_.live, ARRAY(SELECT seat_id FROM claimed) AS claimed FROM now_
-        """,
-        hold.id,
-        hold.screening_id,
-        hold.venue_id,
-        hold.token_hash,
-        hold.client_id,
-        hold.seat_ids,
-        hold.wheelchair_spaces,
-        hold.created_at,
-        hold.expires_at,
-        hold.latest_expiry,
-        max_live_holds,
-    )
-    if row is None:
-        raise NotFound(f"no screening {hold.screening_id}")
-    return row["status"], row["live"], set(row["claimed"])
+class NewHold(msgspec.Struct, frozen=True):
+    """What box_office_make_hold answered: `outcome` is 'held', 'no screening', 'not sellable',
+    'hold time changed', 'too many holds' or 'seats taken' (then `taken` lists those seats).
+    The screening's facts are set from 'not sellable' on, the live holds from 'too many holds'."""
+
+    outcome: str
+    sale_status: SaleStatus | None = None
+    starts_at: datetime | None = None
+    hold_minutes: int | None = None
+    live_holds: int | None = None
+    taken: list[UUID] = []
+
+
+SEATS_TAKEN = "UH409"  # the SQLSTATE box_office_make_hold raises, with the seats in DETAIL
+_MAKE_HOLD = f"SELECT * FROM box_office_make_hold({', '.join(f'${n}' for n in range(1, 19))})"
+
+
+async def make_hold(
+    conn: asyncpg.Connection,
+    hold: HoldRow,
+    hold_minutes: int,
+    max_live_holds: int,
+    event_row: tuple[object, ...],
+) -> NewHold:
+    """Lock, check, insert the hold, claim its seats and record its event, all or nothing, in
+    one statement (migration 007_hold_in_one_call.sql, which takes SALES_LOCK shared and
+    CLIENT_LOCK). `hold_minutes` is the venue's hold time hold.expires_at was computed from;
+    if it changed meanwhile, nothing is written and the answer says so. Run it outside a
+    transaction: a refusal after a write is an error, which rolls the statement back."""
+    assert not conn.is_in_transaction(), "box_office_make_hold commits on its own"
+    try:
+        row = await conn.fetchrow(
+            _MAKE_HOLD,
+            hold.id,
+            hold.screening_id,
+            hold.venue_id,
+            hold.token_hash,
+            hold.client_id,
+            hold.seat_ids,
+            hold.wheelchair_spaces,
+            hold.created_at,
+            hold.expires_at,
+            hold.latest_expiry,
+            hold_minutes,
+            max_live_holds,
+            *event_row,
+        )
+    except asyncpg.PostgresError as error:
+        if error.sqlstate != SEATS_TAKEN:
+            raise
+        detail: str = error.detail or ""
+        return NewHold("seats taken", taken=[UUID(seat) for seat in detail.split()])
+    assert row is not None
+    return NewHold(**dict(row))
 
 
 async def get_hold(conn: asyncpg.Connection, hold_id: UUID, *, lock: bool = False) -> HoldRow:

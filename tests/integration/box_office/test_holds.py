@@ -276,3 +276,33 @@ async def test_sales_close_when_the_screening_starts(client, small, demo):
         f"{path}/confirm", json=confirm_body(["C8"]), headers={**token, "Idempotency-Key": "k"}
     )
     assert confirm.status_code == 201, confirm.text
+
+
+async def test_a_changed_hold_time_applies_to_the_next_hold(client, small, demo):
+    """The API remembers each venue's hold time; the statement that makes a hold checks it and
+    the API reads it again when it changed, so no hold gets a stale expiry."""
+    first = await hold(client, small, {"seats": ["F1"]}, client_id="before")
+    assert first.status_code == 201, first.text
+    async with demo.acquire() as conn:
+        await conn.execute(
+            "UPDATE venue SET hold_minutes = 4"
+            " WHERE id = (SELECT venue_id FROM screening WHERE id = $1)",
+            small,
+        )
+    try:
+        second = await hold(client, small, {"seats": ["F2"]}, client_id="after")
+        assert second.status_code == 201, second.text
+        body = second.json()
+        held_for = datetime.fromisoformat(body["expires_at"]) - datetime.fromisoformat(
+            body["created_at"]
+        )
+        assert held_for.total_seconds() == 240
+        [event] = [e for e in await events(demo, "hold.seats_held") if e["hold_id"] == body["id"]]
+        assert event["expires_at"] == body["expires_at"].replace("+00:00", "Z")
+    finally:
+        async with demo.acquire() as conn:
+            await conn.execute(
+                "UPDATE venue SET hold_minutes = 10"
+                " WHERE id = (SELECT venue_id FROM screening WHERE id = $1)",
+                small,
+            )
