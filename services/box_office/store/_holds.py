@@ -102,26 +102,30 @@ async def make_hold(
     """Lock, check, insert the hold, claim its seats and record its event, all or nothing, in
     one statement (migration 007_hold_in_one_call.sql, which takes SALES_LOCK shared and
     CLIENT_LOCK). `hold_minutes` is the venue's hold time hold.expires_at was computed from;
-    if it changed meanwhile, nothing is written and the answer says so. Run it outside a
-    transaction: a refusal after a write is an error, which rolls the statement back."""
-    assert not conn.is_in_transaction(), "box_office_make_hold commits on its own"
+    if it changed meanwhile, nothing is written and the answer says so. A refusal after a write
+    is an error, which rolls the statement back (outside a transaction, as the API calls it;
+    inside one, to a savepoint taken for it)."""
+    args = (
+        hold.id,
+        hold.screening_id,
+        hold.venue_id,
+        hold.token_hash,
+        hold.client_id,
+        hold.seat_ids,
+        hold.wheelchair_spaces,
+        hold.created_at,
+        hold.expires_at,
+        hold.latest_expiry,
+        hold_minutes,
+        max_live_holds,
+        *event_row,
+    )
     try:
-        row = await conn.fetchrow(
-            _MAKE_HOLD,
-            hold.id,
-            hold.screening_id,
-            hold.venue_id,
-            hold.token_hash,
-            hold.client_id,
-            hold.seat_ids,
-            hold.wheelchair_spaces,
-            hold.created_at,
-            hold.expires_at,
-            hold.latest_expiry,
-            hold_minutes,
-            max_live_holds,
-            *event_row,
-        )
+        if conn.is_in_transaction():  # a caller's transaction: a savepoint undoes a refusal
+            async with conn.transaction():
+                row = await conn.fetchrow(_MAKE_HOLD, *args)
+        else:
+            row = await conn.fetchrow(_MAKE_HOLD, *args)
     except asyncpg.PostgresError as error:
         if error.sqlstate != SEATS_TAKEN:
             raise

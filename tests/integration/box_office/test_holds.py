@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
+import pytest
+
+from schemas.box_office import HoldIn
+from services.box_office import service
+from services.errors import Conflict
+from services.settings import BoxOfficeSettings
 from tests.integration.box_office.helpers import (
     backdate,
     confirm_body,
@@ -306,3 +312,23 @@ async def test_a_changed_hold_time_applies_to_the_next_hold(client, small, demo)
                 " WHERE id = (SELECT venue_id FROM screening WHERE id = $1)",
                 small,
             )
+
+
+async def test_a_refused_hold_inside_a_callers_transaction_leaves_it_usable(client, small, demo):
+    """The one-statement hold raises when seats are taken; inside a caller's transaction it runs
+    in a savepoint, so the refusal undoes only the hold and the transaction goes on."""
+    first = await hold(client, small, {"seats": ["G3"]}, client_id="first")
+    assert first.status_code == 201, first.text
+    async with demo.acquire() as conn, conn.transaction():
+        with pytest.raises(Conflict) as refused:
+            await service.make_hold(
+                conn,
+                small,
+                HoldIn(seats=["G2", "G3"]),
+                "second",
+                BoxOfficeSettings(),
+                datetime.now(UTC),
+            )
+        assert refused.value.extra["seats"] == ["G3"]
+        assert await conn.fetchval("SELECT count(*) FROM hold WHERE client_id = 'second'") == 0
+    assert (await seat_statuses(client, small))["G2"] == "available"
