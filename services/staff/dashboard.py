@@ -1,8 +1,9 @@
 """HTTP for the staff dashboard: the page at /staff, the live feed and the read models.
 
-The dashboard's actions are the box office's own staff routes (release a hold, block and
-unblock seats, cancel a booking): each runs its service step, which records the staff action
-and its event in one transaction. The page calls them with the same bearer token.
+The dashboard's actions are each part's own staff routes (release a hold, block and unblock
+seats, cancel a booking; check a device out and take it back; resend a failed email): each runs
+its service step, which records the staff action and its event in one transaction. The page
+calls them with the same bearer token.
 
 Cross-site request forgery: Usher never authenticates with a cookie. The page keeps the bearer
 token in sessionStorage (this tab only) and sends it as `Authorization: Bearer`, which another
