@@ -103,6 +103,9 @@ class Settings(msgspec.Struct, frozen=True):
     events: EventSettings = EventSettings()
     host: str = "127.0.0.1"
     port: int = 8000
+    # `usher serve`: on SIGTERM, responses still open after this long are cancelled (uvicorn's
+    # timeout_graceful_shutdown); live feeds end at once by themselves
+    shutdown_grace_seconds: int = 5
     access: AccessSettings = AccessSettings()
     public_url: str = "http://127.0.0.1:8000"
     data_dir: str = ".usher"
@@ -150,6 +153,13 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise RuntimeError(f"USHER_{name} must be a whole number, got {raw!r}") from exc
+
+
+def _seconds(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 0:
+        raise RuntimeError(f"USHER_{name} must be 0 or more, got {value}")
+    return value
 
 
 def _local_url(host: str, port: int) -> str:
@@ -223,6 +233,7 @@ def get_settings() -> Settings:
         ),
         host=host,
         port=port,
+        shutdown_grace_seconds=_seconds("SHUTDOWN_GRACE_SECONDS", 5),
         public_url=_env("PUBLIC_URL", "") or _local_url(host, port),
         data_dir=_env("DATA_DIR", "") or ".usher",
         debug=_env("DEBUG", "") in {"1", "true", "yes"},
