@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         on_app_init=[auth.on_app_init],
         cors_config=CORSConfig(
-            allow_origins=["*"],
+            allow_origins=list(settings.cors_origins),  # USHER_CORS_ORIGINS
             allow_headers=["*"],
             expose_headers=["ETag", "Location", "Idempotent-Replayed"],
         ),

@@ -25,9 +25,21 @@ class InvalidInput(UsherError):
     slug = "invalid-input"
     title = "The request breaks a rule"
 
-    def __init__(self, detail: str, *, field: str, reason: str | None = None, **extra: Any) -> None:
-        errors = [{"field": field, "pointer": _pointer(field), "reason": reason or detail}]
-        super().__init__(detail, errors=errors, **extra)
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str,
+        reason: str | None = None,
+        source: str = "body",
+        **extra: Any,
+    ) -> None:
+        error = {"field": field, "reason": reason or detail}
+        if source == "body":
+            error["pointer"] = _pointer(field)
+        else:  # a header or a query parameter: no place in the body to point at
+            error["source"] = source
+        super().__init__(detail, errors=[error], **extra)
 
 
 class NotFound(UsherError):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import threading
 import time
 import uuid
+from base64 import urlsafe_b64encode
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -42,3 +45,10 @@ def uuid7() -> uuid.UUID:
 def token(nbytes: int = 24) -> str:
     """A URL-safe secret, for hold tokens and patron secrets."""
     return secrets.token_urlsafe(nbytes)
+
+
+def derived_secret(key: str, context: bytes) -> str:
+    """A secret shaped like `token(24)`, derived from a secret the client holds (a hold token, an
+    Idempotency-Key): a retried request answers the same secret without it ever being stored."""
+    mac = hmac.new(key.encode(), context, hashlib.sha256).digest()
+    return urlsafe_b64encode(mac[:24]).decode().rstrip("=")

@@ -7,6 +7,7 @@ they call `get_settings()` and clear the cache with `get_settings.cache_clear()`
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 
 import msgspec
@@ -103,6 +104,11 @@ class Settings(msgspec.Struct, frozen=True):
     events: EventSettings = EventSettings()
     host: str = "127.0.0.1"
     port: int = 8000
+    # `usher serve`: on SIGTERM, responses still open after this long are cancelled (uvicorn's
+    # timeout_graceful_shutdown); live feeds end at once by themselves
+    shutdown_grace_seconds: int = 5
+    # origins whose pages may call the API from the browser (CORS); ("*",): any
+    cors_origins: tuple[str, ...] = ("*",)
     access: AccessSettings = AccessSettings()
     public_url: str = "http://127.0.0.1:8000"
     data_dir: str = ".usher"
@@ -150,6 +156,35 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise RuntimeError(f"USHER_{name} must be a whole number, got {raw!r}") from exc
+
+
+def _seconds(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 0:
+        raise RuntimeError(f"USHER_{name} must be 0 or more, got {value}")
+    return value
+
+
+# scheme://host[:port], the host perhaps `*.` and a domain (its subdomains), a name or [IPv6]
+_ORIGIN = re.compile(r"^https?://(\*\.)?([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$")
+
+
+def _origins(name: str) -> tuple[str, ...]:
+    """A comma-separated list of origins (compared lower-case, as browsers send them), or `*`
+    alone; unset or empty: `*`. Anything else is refused at start-up: an origin with a path or a
+    trailing slash would never match, silently."""
+    origins = tuple(o.strip().lower() for o in _env(name, "").split(",") if o.strip())
+    if not origins or origins == ("*",):
+        return ("*",)
+    if "*" in origins:
+        raise RuntimeError(f"USHER_{name}: `*` allows every origin; give it alone, or a list")
+    bad = [o for o in origins if not _ORIGIN.match(o)]
+    if bad:
+        raise RuntimeError(
+            f"USHER_{name}: {', '.join(bad)} is not an origin such as https://cinema.example,"
+            " http://localhost:3000 or https://*.cinema.example (no path, no trailing slash)"
+        )
+    return origins
 
 
 def _local_url(host: str, port: int) -> str:
@@ -223,6 +258,8 @@ def get_settings() -> Settings:
         ),
         host=host,
         port=port,
+        shutdown_grace_seconds=_seconds("SHUTDOWN_GRACE_SECONDS", 5),
+        cors_origins=_origins("CORS_ORIGINS"),
         public_url=_env("PUBLIC_URL", "") or _local_url(host, port),
         data_dir=_env("DATA_DIR", "") or ".usher",
         debug=_env("DEBUG", "") in {"1", "true", "yes"},

@@ -1,4 +1,5 @@
-"""What the API holds open for its lifetime: the asyncpg pool and the Redis client."""
+"""What the API holds open for its lifetime: the asyncpg pool, the Redis client, and the signal
+that it is shutting down."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from redis.asyncio import Redis
 
 from services.db import create_pool
 from services.settings import Settings
+from services.shutdown import Shutdown
 
 
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
-    """Open the pool and the Redis client on app.state (on the serving loop) and close them."""
+    """Open the pool and the Redis client on app.state (on the serving loop) and close them;
+    `app.state.shutdown.stopping` is set once the process is asked to stop."""
     settings: Settings = app.state.settings
     app.state.pool = await create_pool(
         settings.database.url,
@@ -26,9 +29,12 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         max_size=settings.database.pool_max,
     )
     app.state.redis = Redis.from_url(settings.redis.url)
+    app.state.shutdown = Shutdown()
+    app.state.shutdown.install()
     try:
         yield
     finally:
+        app.state.shutdown.restore()
         await app.state.redis.aclose()
         await app.state.pool.close()
 

@@ -30,6 +30,7 @@ from schemas.access import (
     ReturnIn,
     ScreeningDevices,
 )
+from services import idempotency
 from services.access import service
 from services.openapi import problems
 from services.staff.auth import PUBLIC, StaffRequest, manager_only, staff_only
@@ -69,6 +70,15 @@ ClientId = Annotated[
         ),
     ),
 ]
+IdempotencyKey = Annotated[
+    str | None,
+    idempotency.key_header(
+        "Optional; 16 to 200 printable characters, best a random UUID. A retried request with "
+        "the same key and body answers the same reservation and secret (200, "
+        "`Idempotent-Replayed: true`); the same key with another body is refused (422).",
+        min_length=16,
+    ),
+]
 AssetTagPath = Annotated[
     str,
     PathParameter(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$", description="The unit's tag"),
@@ -102,7 +112,8 @@ async def screening_devices(
     description=(
         "201 either way: `status` is `reserved` (a unit is set aside) or `waitlisted` with its "
         "`position`; the patron hears when a unit comes free. The answer carries the "
-        "reservation's secret, sent only this once."
+        "reservation's secret, sent only this once, or again to a retry that sends the same "
+        "`Idempotency-Key` and body (200, `Idempotent-Replayed: true`)."
     ),
     status_code=HTTP_201_CREATED,
     responses=problems(401, 403, 404, 409, 410, 422),
@@ -116,16 +127,18 @@ async def reserve_device(
     data: JSONBody[DeviceReservationIn],
     client_id: ClientId = None,
     hold_token: HoldToken = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[DeviceReservation]:
     client = client_id or f"ip:{request.client.host if request.client else 'unknown'}"
-    reservation = await service.reserve(
-        conn, screening_id, data, client, hold_token, settings.access, _now()
+    reservation, replayed = await service.reserve(
+        conn, screening_id, data, client, hold_token, settings.access, _now(), idempotency_key
     )
-    return Response(
-        reservation,
-        status_code=HTTP_201_CREATED,
-        headers={"Location": f"/v1/device-reservations/{reservation.id}"},
-    )
+    headers = {"Location": f"/v1/device-reservations/{reservation.id}"}
+    if replayed:
+        return Response(
+            reservation, status_code=HTTP_200_OK, headers={**headers, **idempotency.REPLAYED}
+        )
+    return Response(reservation, status_code=HTTP_201_CREATED, headers=headers)
 
 
 @get(

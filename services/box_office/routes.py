@@ -30,6 +30,7 @@ from schemas.box_office import (
     HoldIn,
 )
 from schemas.staff import StaffMember
+from services import idempotency
 from services.box_office import service
 from services.errors import NotAuthenticated
 from services.openapi import problems
@@ -72,13 +73,9 @@ ClientId = Annotated[
 ]
 IdempotencyKey = Annotated[
     str,
-    HeaderParameter(
-        name="Idempotency-Key",
-        pattern=r"^[\x21-\x7e]{1,200}$",
-        description=(
-            "Required. A retried confirmation with the same key and body answers the same "
-            "booking; the same key with another body is refused (422)."
-        ),
+    idempotency.key_header(
+        "Required. A retried confirmation with the same key and body answers the same "
+        "booking; the same key with another body is refused (422)."
     ),
 ]
 IfNoneMatch = Annotated[
@@ -270,7 +267,7 @@ async def confirm_hold(
         conn, hold_id, hold_token, idempotency_key, data, _now()
     )
     if replayed:
-        return Response(booking, status_code=HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
+        return Response(booking, status_code=HTTP_200_OK, headers=dict(idempotency.REPLAYED))
     return Response(
         booking,
         status_code=HTTP_201_CREATED,

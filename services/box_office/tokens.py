@@ -7,13 +7,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from base64 import urlsafe_b64encode
 
 import msgspec
 
 from schemas.box_office import ConfirmIn
 from services.box_office.rules import REFERENCE_LENGTH, booking_reference
-from services.ids import token
+from services.idempotency import request_digest
+from services.ids import derived_secret, token
 
 _PATRON = b"usher booking secret v1"
 
@@ -34,14 +34,13 @@ def matches(secret: str | None, stored: bytes) -> bool:
 
 def patron_secret(hold_token: str) -> str:
     """The booking's patron secret, derived from the hold token that confirmed it."""
-    mac = hmac.new(hold_token.encode(), _PATRON, hashlib.sha256).digest()
-    return urlsafe_b64encode(mac[:24]).decode().rstrip("=")
+    return derived_secret(hold_token, _PATRON)
 
 
 def confirm_digest(data: ConfirmIn) -> bytes:
     """The confirm body as an Idempotency-Key compares it: tickets in seat order."""
     canonical = msgspec.structs.replace(data, tickets=sorted(data.tickets, key=lambda t: t.seat))
-    return hashlib.sha256(msgspec.json.encode(canonical)).digest()
+    return request_digest(canonical)
 
 
 def new_reference() -> str:

@@ -1,8 +1,9 @@
 """HTTP for the staff dashboard: the page at /staff, the live feed and the read models.
 
-The dashboard's actions are the box office's own staff routes (release a hold, block and
-unblock seats, cancel a booking): each runs its service step, which records the staff action
-and its event in one transaction. The page calls them with the same bearer token.
+The dashboard's actions are each part's own staff routes (release a hold, block and unblock
+seats, cancel a booking; check a device out and take it back; resend a failed email): each runs
+its service step, which records the staff action and its event in one transaction. The page
+calls them with the same bearer token.
 
 Cross-site request forgery: Usher never authenticates with a cookie. The page keeps the bearer
 token in sessionStorage (this tab only) and sends it as `Authorization: Bearer`, which another
@@ -12,13 +13,14 @@ EventSource, so the token never travels in a URL either (docs/staff.md).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Router, get
-from litestar.datastructures import CacheControlHeader
+from litestar.datastructures import CacheControlHeader, State
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import File, Stream
 from litestar.static_files import create_static_files_router
@@ -27,6 +29,7 @@ from schemas.dashboard import Board, LiveHolds, Programme
 from services.errors import InvalidInput
 from services.openapi import problems
 from services.settings import Settings
+from services.shutdown import Shutdown
 from services.staff import feed, read_models, rules
 from services.staff.auth import PUBLIC, staff_only
 from services.state import AppSettings, Db, RedisClient
@@ -93,6 +96,7 @@ async def staff_page() -> File:
     **STAFF,
 )
 async def staff_events(
+    state: State,
     redis: RedisClient,
     settings: AppSettings,
     venue: Annotated[UUID | None, QueryParameter(description="Only this venue's events")] = None,
@@ -111,7 +115,7 @@ async def staff_events(
             ) from exc
     wanted = rules.FeedFilter(venue_id=venue, screening_id=screening)
     return Stream(
-        feed.follow(redis, _stream(settings), wanted, after),
+        feed.follow(redis, _stream(settings), wanted, after, stopping=_stopping(state)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -119,6 +123,12 @@ async def staff_events(
 
 def _stream(settings: Settings) -> str:
     return settings.redis.events_stream
+
+
+def _stopping(state: State) -> asyncio.Event | None:
+    """Set once the process is asked to stop (services/shutdown.py): the feed then ends."""
+    shutdown: Shutdown | None = getattr(state, "shutdown", None)
+    return shutdown.stopping if shutdown else None
 
 
 @get(

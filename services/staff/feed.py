@@ -15,13 +15,17 @@ models. The first message is `ready`, carrying the cursor the feed starts from: 
 loads its read models after `ready` misses nothing in between.
 
 A connection ends by itself after `LIFETIME_SECONDS` (clients reconnect with their
-Last-Event-ID and lose nothing), so that no connection outlives a deploy by long.
+Last-Event-ID and lose nothing), and at once when the process is asked to stop (`stopping`,
+services/shutdown.py), so that an open feed never holds up a deploy.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
@@ -78,6 +82,26 @@ async def starting_point(
     return after, missed
 
 
+_STOPPED: Any = object()
+
+
+async def _unless(stopping: asyncio.Event | None, reading: Awaitable[Any]) -> Any:
+    """What `reading` gives, or _STOPPED (and the read is cancelled) once `stopping` is set."""
+    if stopping is None:
+        return await reading
+    read = asyncio.ensure_future(reading)
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait((read, stop), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+        if not read.done():
+            read.cancel()  # redis-py drops the connection of a read cut short
+            with contextlib.suppress(asyncio.CancelledError):
+                await read
+    return read.result() if not read.cancelled() else _STOPPED
+
+
 async def follow(
     redis: Redis,
     stream: str,
@@ -87,9 +111,11 @@ async def follow(
     keepalive: float = KEEPALIVE_SECONDS,
     lifetime: float = LIFETIME_SECONDS,
     batch: int = BATCH,
+    stopping: asyncio.Event | None = None,
 ) -> AsyncIterator[bytes]:
     """The feed's bytes: `ready`, maybe `resync`, then events as they are added to the stream,
-    with a keep-alive comment after `keepalive` seconds of silence, for `lifetime` seconds."""
+    with a keep-alive comment after `keepalive` seconds of silence, for `lifetime` seconds or
+    until `stopping` is set."""
     cursor, missed = await starting_point(redis, stream, after)
     position = rules.format_stream_id(cursor)
     ready = msgspec.json.encode({"cursor": position, "resumed": after is not None}).decode()
@@ -98,9 +124,11 @@ async def follow(
         reason = {"reason": "events after your Last-Event-ID were trimmed; reload"}
         yield rules.sse_event(position, "resync", msgspec.json.encode(reason).decode())
     deadline = time.monotonic() + lifetime
-    while (left := deadline - time.monotonic()) > 0:
+    while (left := deadline - time.monotonic()) > 0 and not (stopping and stopping.is_set()):
         block = max(1, int(min(keepalive, left) * 1000))
-        read = await redis.xread({stream: position}, count=batch, block=block)
+        read = await _unless(stopping, redis.xread({stream: position}, count=batch, block=block))
+        if read is _STOPPED:
+            break
         if not read:
             yield rules.sse_comment("keep-alive")
             continue
@@ -117,4 +145,7 @@ async def follow(
         if not sent:
             chunks.append(rules.sse_cursor(position))
         yield b"".join(chunks)
-    yield rules.sse_comment("reconnect with Last-Event-ID")
+    if stopping and stopping.is_set():
+        yield rules.sse_comment("the server is stopping: reconnect with Last-Event-ID")
+    else:
+        yield rules.sse_comment("reconnect with Last-Event-ID")

@@ -7,6 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from schemas.access import DeviceOffer, DeviceReservation, DeviceReservationIn, ScreeningDevices
 from schemas.events import DeviceReservationCancelled, DeviceReserved
@@ -16,7 +17,8 @@ from services.access.service._common import about, authorize, place, reservation
 from services.access.service._common import waitlisted_event as _waitlisted
 from services.box_office import tokens
 from services.errors import Conflict, InvalidInput, NotAllowed, NotAuthenticated
-from services.ids import token, uuid7
+from services.idempotency import check_same_request, request_digest
+from services.ids import derived_secret, token, uuid7
 from services.outbox import record_event
 from services.settings import AccessSettings
 from services.staff.store import record_action
@@ -60,6 +62,25 @@ async def screening_devices(
     )
 
 
+class _Key(msgspec.Struct, frozen=True):
+    """An Idempotency-Key as a reservation keeps it: the key's digest, the request's."""
+
+    key: str
+    key_hash: bytes
+    request_hash: bytes
+
+    @classmethod
+    def of(cls, key: str, screening_id: UUID, data: DeviceReservationIn) -> _Key:
+        return cls(key, tokens.digest(key), request_digest((screening_id, data)))
+
+    def secret(self, reservation_id: UUID) -> str:
+        """The reservation's secret, derived from the key: a replay answers it again."""
+        return derived_secret(self.key, _SECRET_CONTEXT + reservation_id.bytes)
+
+
+_SECRET_CONTEXT = b"usher device reservation secret v1:"
+
+
 async def reserve(
     conn: asyncpg.Connection,
     screening_id: UUID,
@@ -68,11 +89,53 @@ async def reserve(
     hold_token: str | None,
     settings: AccessSettings,
     now: datetime,
-) -> DeviceReservation:
+    idempotency_key: str | None = None,
+) -> tuple[DeviceReservation, bool]:
     """Reserve a device: a free unit is set aside at once, else the patron joins the waitlist
     (behind anyone already waiting for an overlapping screening). The answer carries the
-    patron's secret, sent this once."""
+    patron's secret, sent this once; or, with an Idempotency-Key already used for this request,
+    (the reservation it made as it is now, with the same secret, True)."""
     rules.check_ties(data.booking_reference, data.hold_id)
+    if data.hold_id is not None and hold_token is None:
+        raise NotAuthenticated("send the hold's token in the X-Hold-Token header")
+    key = _Key.of(idempotency_key, screening_id, data) if idempotency_key else None
+    if key and (made := await store.by_key(conn, key.key_hash)):
+        return await _replay(conn, made, key, hold_token), True
+    try:
+        return await _reserve(conn, screening_id, data, client_id, hold_token, settings, now, key)
+    except store.KeyTaken:  # a request with the same key made it while this one ran
+        assert key is not None
+        made = await store.by_key(conn, key.key_hash)
+        if made is None:  # pragma: no cover - reservations are never deleted
+            raise
+        return await _replay(conn, made, key, hold_token), True
+
+
+async def _replay(
+    conn: asyncpg.Connection, row: store.ReservationRow, key: _Key, hold_token: str | None
+) -> DeviceReservation:
+    """The reservation an Idempotency-Key made, for a retry of the same request (and, tied to a
+    hold, with the hold's token again)."""
+    assert row.request_hash is not None
+    check_same_request(row.request_hash, key.request_hash)
+    if row.hold_id is not None:
+        hold = await store.hold_for_tie(conn, row.hold_id)
+        if hold is None or not tokens.matches(hold_token, hold.token_hash):
+            raise NotAllowed("this is not the hold token of this hold")
+    position = await store.position(conn, row) if row.status == "waitlisted" else None
+    return reservation_view(row, position, key.secret(row.id))
+
+
+async def _reserve(
+    conn: asyncpg.Connection,
+    screening_id: UUID,
+    data: DeviceReservationIn,
+    client_id: str,
+    hold_token: str | None,
+    settings: AccessSettings,
+    now: datetime,
+    key: _Key | None,
+) -> tuple[DeviceReservation, bool]:
     facts = await store.screening_facts(conn, screening_id)
     rules.check_reservable(facts.status, facts.starts_at, now)
     offered = rules.offered_kinds(
@@ -81,9 +144,8 @@ async def reserve(
     rules.check_kind_offered(data.kind, offered)
     if data.booking_reference is None:
         rules.patron_of(data.patron_name, data.patron_email)
-    if data.hold_id is not None and hold_token is None:
-        raise NotAuthenticated("send the hold's token in the X-Hold-Token header")
-    secret = token(24)
+    reservation_id = uuid7()
+    secret = key.secret(reservation_id) if key else token(24)
     async with conn.transaction():
         facts = await store.screening_facts(conn, screening_id, share=True)
         rules.check_reservable(facts.status, facts.starts_at, now)
@@ -113,6 +175,8 @@ async def reserve(
             rules.check_hold_tie(hold.screening_id, hold.status, hold.expires_at, screening_id, now)
             hold_id = hold.id
         await store.lock_client(conn, client_id)
+        if key and (made := await store.by_key(conn, key.key_hash)):  # this client's retry
+            return await _replay(conn, made, key, hold_token), True
         live = await store.live_for_client(conn, screening_id, client_id)
         if live >= settings.max_reservations_per_client:
             raise Conflict(
@@ -123,7 +187,7 @@ async def reserve(
         await store.lock_kind(conn, facts.venue_id, data.kind)
         waiting = await store.waiting_for(conn, facts.venue_id, data.kind, span, now)
         row = store.ReservationRow(
-            id=uuid7(),
+            id=reservation_id,
             screening_id=screening_id,
             venue_id=facts.venue_id,
             kind=data.kind,
@@ -137,6 +201,8 @@ async def reserve(
             booking_id=booking_id,
             hold_id=hold_id,
             requested_at=now,
+            idempotency_key_hash=key.key_hash if key else None,
+            request_hash=key.request_hash if key else None,
         )
         await store.insert_reservation(conn, row)
         device_id = None
@@ -160,7 +226,7 @@ async def reserve(
             event = await _waitlisted(conn, row, now, "full")
             position = event.position
             await record_event(conn, event)
-    return reservation_view(row, position, secret)
+    return reservation_view(row, position, secret), False
 
 
 async def get_reservation(

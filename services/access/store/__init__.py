@@ -33,7 +33,9 @@ from services.access.store._queues import (
     waitlisted_by_kind,
 )
 from services.access.store._reservations import (
+    KeyTaken,
     ReservationRow,
+    by_key,
     demote,
     end_reservations,
     end_turnarounds,
@@ -49,9 +51,11 @@ from services.access.store._reservations import (
 __all__ = [
     "BookingTie",
     "HoldTie",
+    "KeyTaken",
     "ReservationRow",
     "ScreeningFacts",
     "booking_for_tie",
+    "by_key",
     "count_free_units",
     "demote",
     "end_reservations",

@@ -11,7 +11,12 @@ import msgspec
 
 from services.access.rules import LIVE, Span
 from services.access.store._devices import span_value
-from services.errors import NotFound
+from services.errors import Conflict, NotFound
+
+
+class KeyTaken(Conflict):
+    """Another reservation was made with this Idempotency-Key first (PostgreSQL refused this
+    one: device_reservation_idempotency_key); the step answers that one instead."""
 
 
 class ReservationRow(msgspec.Struct, frozen=True):
@@ -37,6 +42,8 @@ class ReservationRow(msgspec.Struct, frozen=True):
     end_reason: str | None = None
     overdue_at: datetime | None = None
     version: int = 1
+    idempotency_key_hash: bytes | None = None  # SHA-256 of the Idempotency-Key, if one was sent
+    request_hash: bytes | None = None  # and of the request it came with
     # read with the row: the unit's asset tag, the booking's reference (through the hold too)
     asset_tag: str | None = None
     booking_reference: str | None = None
@@ -70,12 +77,23 @@ def _rows(records: list[asyncpg.Record]) -> list[ReservationRow]:
 
 
 async def insert_reservation(conn: asyncpg.Connection, row: ReservationRow) -> None:
-    """Insert it waitlisted; `hold_unit` then sets a unit aside if one is free."""
+    """Insert it waitlisted; `hold_unit` then sets a unit aside if one is free. KeyTaken when a
+    reservation with its Idempotency-Key exists (or is being made: this waits for it)."""
+    try:
+        await _insert(conn, row)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != "device_reservation_idempotency_key":
+            raise
+        raise KeyTaken("a reservation was made with this Idempotency-Key") from exc
+
+
+async def _insert(conn: asyncpg.Connection, row: ReservationRow) -> None:
     await conn.execute(
         """
         INSERT INTO device_reservation (id, screening_id, venue_id, kind, status, span,
-            secret_hash, client_id, patron_name, patron_email, booking_id, hold_id, requested_at)
-        VALUES ($1, $2, $3, $4, 'waitlisted', $5, $6, $7, $8, $9, $10, $11, $12)
+            secret_hash, client_id, patron_name, patron_email, booking_id, hold_id, requested_at,
+            idempotency_key_hash, request_hash)
+        VALUES ($1, $2, $3, $4, 'waitlisted', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
         """,
         row.id,
         row.screening_id,
@@ -89,7 +107,15 @@ async def insert_reservation(conn: asyncpg.Connection, row: ReservationRow) -> N
         row.booking_id,
         row.hold_id,
         row.requested_at,
+        row.idempotency_key_hash,
+        row.request_hash,
     )
+
+
+async def by_key(conn: asyncpg.Connection, key_hash: bytes) -> ReservationRow | None:
+    """The reservation made with this Idempotency-Key (its SHA-256), if any."""
+    row = await conn.fetchrow(_select() + " WHERE r.idempotency_key_hash = $1", key_hash)
+    return _row(row) if row else None
 
 
 async def get_reservation(

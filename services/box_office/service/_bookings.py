@@ -19,6 +19,7 @@ from services.box_office.service._common import (
 )
 from services.box_office.service._holds import HOLD_TOKEN
 from services.errors import Conflict, Gone, InvalidInput, NotAuthenticated
+from services.idempotency import check_same_request
 from services.ids import uuid7
 from services.outbox import record_event
 from services.staff.store import record_action
@@ -55,12 +56,7 @@ async def confirm_hold(
                     reason="already confirmed",
                     reference=booking.reference,
                 )
-            if booking.request_hash != request_hash:
-                raise InvalidInput(
-                    "this Idempotency-Key was used with a different body",
-                    field="Idempotency-Key",
-                    reason="reused with a different body",
-                )
+            check_same_request(booking.request_hash, request_hash)
             booked = await store.booking_seats(conn, [booking.id])
             secret = tokens.patron_secret(hold_token)
             return booking_view(booking, booked[booking.id], seating, secret), True

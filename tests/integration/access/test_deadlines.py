@@ -18,7 +18,10 @@ ION = DeviceReservationIn("assistive_listening", "Ion")
 
 
 async def _reserve(conn, screening, data, settings: Settings, at: datetime):
-    return await service.reserve(conn, screening, data, data.patron_name, None, settings.access, at)
+    made, _ = await service.reserve(
+        conn, screening, data, data.patron_name, None, settings.access, at
+    )
+    return made
 
 
 async def test_no_shows_and_lapses_are_recorded_once(db, day, settings):

@@ -74,7 +74,7 @@ async def test_a_cancelled_booking_or_an_expired_hold_frees_its_device_for_the_n
         hold = await box_office.make_hold(
             conn, second, HoldIn(count=2), "flow-client", settings.box_office, made_at
         )
-        mei = await access.reserve(
+        mei, _ = await access.reserve(
             conn,
             second,
             DeviceReservationIn("assistive_listening", "Mei", hold_id=hold.id),

@@ -69,6 +69,7 @@ async def test_a_retried_confirm_answers_the_same_booking(client, small, demo):
     refused = await client.post(f"{path}/confirm", json=other, headers=headers)
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert refused.json()["errors"][0]["source"] == "header"
     # Another key: the hold is already a booking.
     conflict = await client.post(
         f"{path}/confirm",

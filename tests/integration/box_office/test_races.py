@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-import ssl
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -19,38 +17,10 @@ import pytest
 
 from services.box_office import service
 from tests.integration.box_office.helpers import confirm_body, events
+from tests.integration.racing import at_once, clients
 
 pytestmark = pytest.mark.slow
 ROWS = "ABCDEFGH"
-
-
-@asynccontextmanager
-async def clients(url: str, count: int) -> AsyncIterator[list[httpx.AsyncClient]]:
-    """`count` independent HTTP clients (each its own connection pool). They share one TLS
-    context: httpx builds one per client otherwise, at a tenth of a second each."""
-    tls = ssl.create_default_context()
-    made = [
-        httpx.AsyncClient(base_url=url, timeout=60, verify=tls, trust_env=False)
-        for _ in range(count)
-    ]
-    try:
-        yield made
-    finally:
-        await asyncio.gather(*(c.aclose() for c in made))
-
-
-async def at_once(calls: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
-    """Start every call together (each waits for the same signal) and gather the answers."""
-    go = asyncio.Event()
-
-    async def run(call: Callable[[], Awaitable[Any]]) -> Any:
-        await go.wait()
-        return await call()
-
-    tasks = [asyncio.create_task(run(call)) for call in calls]
-    await asyncio.sleep(0.05)
-    go.set()
-    return await asyncio.gather(*tasks)
 
 
 async def seat_map(url: str, screening: UUID) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
@@ -141,3 +142,35 @@ async def test_the_feed_ends_after_its_lifetime(redis, stream):
     source = feed.follow(redis, stream, rules.FeedFilter(), None, keepalive=0.05, lifetime=0.3)
     chunks = [chunk async for chunk in source]
     assert chunks[-1] == b": reconnect with Last-Event-ID\n\n"
+
+
+async def test_the_feed_ends_at_once_when_the_server_is_stopping(redis, stream):
+    stopping = asyncio.Event()
+    source = feed.follow(redis, stream, rules.FeedFilter(), None, stopping=stopping)
+    assert b"event: ready" in await anext(source)
+    waiting = asyncio.ensure_future(anext(source))  # blocked in XREAD for up to 15 s
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    stopping.set()
+    last = await asyncio.wait_for(waiting, 2)
+    assert last == b": the server is stopping: reconnect with Last-Event-ID\n\n"
+    with pytest.raises(StopAsyncIteration):
+        await anext(source)
+    assert time.monotonic() - started < 0.5
+    # The Redis client is still good after the read it cut short.
+    assert await redis.ping()
+
+
+async def test_events_read_as_the_server_stops_are_still_sent(redis, stream):
+    stopping = asyncio.Event()
+    source = feed.follow(redis, stream, rules.FeedFilter(), None, stopping=stopping)
+    await anext(source)
+    waiting = asyncio.ensure_future(anext(source))
+    await asyncio.sleep(0.1)
+    added = await _add(redis, stream, _event(A))
+    chunk = await asyncio.wait_for(waiting, 2)
+    stopping.set()
+    assert f"id: {added}".encode() in chunk
+    assert [c async for c in source] == [
+        b": the server is stopping: reconnect with Last-Event-ID\n\n"
+    ]

@@ -3,57 +3,10 @@
 // comes from the read models; a feed event only says which ones to read again.
 
 import { api, ApiError, clearSession, loadSession, saveSession, whenUnauthorized } from "./api.js";
+import { loadPanels, refreshesPanels } from "./desk.js";
+import { $, element } from "./dom.js";
 import { Feed } from "./feed.js";
 import { SeatMap } from "./seatmap.js";
-
-const $ = (id) => document.getElementById(id);
-
-// CONNECT (issues 5 and 6): panels filled from their read models once those parts are merged.
-// Each entry: { element: "<list id>", load: async (screeningId) => rows, render: (row) => Node,
-// events: ["device.…" | "email.…" event type prefixes that refresh it] }.
-const KIND_NAMES = {
-  assistive_listening: "Assistive-listening receiver",
-  neckloop: "Neckloop (T-coil)",
-  captioning: "Captioning device",
-  audio_description: "Audio-description receiver",
-};
-
-function pickupLine(item) {
-  const who = `${item.patron_name}${item.seats.length ? ` (${item.seats.join(", ")})` : ""}`;
-  const what = KIND_NAMES[item.kind] ?? item.kind;
-  const unit = item.device ? `unit ${item.device.asset_tag}` : "no unit yet";
-  let state;
-  if (item.status === "waitlisted") state = `waitlisted, position ${item.position}`;
-  else if (item.checked_out_at) state = item.overdue ? "on loan, OVERDUE" : "on loan";
-  else state = item.ready ? "ready to hand over" : `not ready: ${item.problem ?? "check the unit"}`;
-  return `${who}: ${what}, ${unit}, ${state}`;
-}
-
-// Panels filled per screening. The device pick-up list comes from the access part (issue 5);
-// check-out and returns by asset tag go through POST /v1/device-pickups/{id}/check-out (docs/access.md).
-export const PANELS = [
-  {
-    element: "pickups-list",
-    events: ["device_reservation.", "device."],
-    load: async (screeningId) =>
-      screeningId ? (await api(`/v1/screenings/${screeningId}/device-pickups`)).items : [],
-    render: pickupLine,
-  },
-  {
-    // Failed notification emails about this screening; resend: POST /v1/staff/emails/{id}/resend.
-    element: "failed-emails-list",
-    events: ["email."],
-    load: async (screeningId) =>
-      screeningId
-        ? (await api("/v1/staff/emails", { query: [["status", "failed"], ["screening", screeningId]] }))
-            .items
-        : [],
-    render: (email) =>
-      `${email.kind} to ${email.recipient_name} <${email.recipient}>: ` +
-      `${email.failure ?? "failed"} after ${email.attempts} attempt(s)` +
-      (email.last_error ? ` (${email.last_error})` : ""),
-  },
-];
 
 const state = {
   session: null,
@@ -97,19 +50,10 @@ function coalesce(task, delay) {
 
 const refreshBoard = coalesce(loadBoard, 30);
 const refreshProgramme = coalesce(() => loadProgramme(state.day), 150);
-const refreshPanels = coalesce(loadPanels, 250);
+const refreshPanels = coalesce(() => loadPanels(state.screeningId), 250);
 
 function say(text) {
   $("action-message").textContent = text;
-}
-
-function element(tag, { className, text, attrs } = {}, ...children) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
-  node.append(...children);
-  return node;
 }
 
 // -- signing in and out ------------------------------------------------------------------------
@@ -153,7 +97,7 @@ function enterDashboard(session) {
   });
   state.feed.start();
   loadProgramme(null).catch(console.error);
-  loadPanels().catch(console.error);
+  loadPanels(null).catch(console.error);
   $("programme-title").setAttribute("tabindex", "-1");
   $("programme-title").focus();
 }
@@ -450,15 +394,6 @@ function cancelBooking(reference) {
   });
 }
 
-// -- placeholders for devices and emails (CONNECT) ---------------------------------------------
-
-async function loadPanels() {
-  for (const panel of PANELS) {
-    const rows = await panel.load(state.screeningId);
-    $(panel.element).replaceChildren(...rows.map((row) => element("li", {}, panel.render(row))));
-  }
-}
-
 // -- the feed ----------------------------------------------------------------------------------
 
 const WORDS = {
@@ -477,6 +412,12 @@ const WORDS = {
   "screening.scheduled": () => "Screening scheduled",
   "screening.rescheduled": () => "Screening rescheduled",
   "screening.updated": () => "Screening changed",
+  "device_reservation.reserved": (e) => `${e.asset_tag} set aside for ${e.patron_name}`,
+  "device_reservation.waitlisted": (e) => `${e.patron_name} waitlisted for a device (position ${e.position})`,
+  "device_reservation.checked_out": (e) => `${e.asset_tag} checked out to ${e.patron_name}`,
+  "device_reservation.returned": (e) => `${e.asset_tag} returned (${e.state.replace("_", " ")}${e.late ? ", late" : ""})`,
+  "email.failed": (e) => `The ${e.kind} email to ${e.recipient} failed`,
+  "email.resend_requested": (e) => `The ${e.kind} email to ${e.recipient} is sent again`,
 };
 
 function logEvent(type, event) {
@@ -508,7 +449,7 @@ function onFeedEvent(type, event) {
   const screening = event.screening_id || (event.aggregate_type === "screening" ? event.aggregate_id : null);
   if (screening && screening === state.screeningId) refreshBoard();
   if (screening) refreshProgramme();
-  if (PANELS.some((panel) => panel.events?.some((prefix) => type.startsWith(prefix)))) refreshPanels();
+  if (refreshesPanels(type)) refreshPanels();
 }
 
 function refreshAll() {
