@@ -62,6 +62,7 @@ class MailSettings(msgspec.Struct, frozen=True):
     username: str = ""
     password: str = ""
     security: str = "none"  # none | starttls | tls
+    ca_file: str = ""  # PEM file of the CAs to trust for TLS instead of the system's; "" system's
     sender: str = "Usher Box Office <box-office@usher.invalid>"
     timeout_seconds: float = 30.0  # per SMTP command; a whole send is cut off at twice this
     max_attempts: int = 8  # temporary failures retried until this many attempts, then failed
@@ -192,6 +193,7 @@ def get_settings() -> Settings:
             username=_env("SMTP_USERNAME", ""),
             password=_env("SMTP_PASSWORD", ""),
             security=_choice("SMTP_SECURITY", "none", ("none", "starttls", "tls")),
+            ca_file=_env("SMTP_CA_FILE", ""),
             sender=_env("MAIL_FROM", "Usher Box Office <box-office@usher.invalid>"),
             timeout_seconds=_float("SMTP_TIMEOUT_SECONDS", 30.0),
             max_attempts=_int("MAIL_MAX_ATTEMPTS", 8),
