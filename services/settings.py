@@ -69,7 +69,7 @@ class MailSettings(msgspec.Struct, frozen=True):
     retry_seconds: float = 30.0  # the first backoff; it doubles per attempt ...
     retry_max_seconds: float = 3600.0  # ... up to this
     lease_seconds: float = 120.0  # a row `sending` this long: its worker died (keep > 2x timeout)
-    reminder_hours: int = 24  # the reminder goes this long before a booked screening
+    reminder_hours: int = 24  # reminders (bookings, device pick-ups) go this long before
 
     @property
     def sender_domain(self) -> str:
