@@ -25,7 +25,8 @@ class Email(msgspec.Struct, frozen=True):
     """One email to one patron. `status` queued (waiting, perhaps to retry after a temporary
     failure: see `attempts` and `last_error`), sending, sent or failed (`failure`: permanent, the
     server refused it; exhausted, every attempt failed). `message_id` is the Message-ID header:
-    a retry sends the same one, a staff resend a new one."""
+    a retry sends the same one, a staff resend a new one. `device_reservation_id` names the
+    device reservation an email is about (reserved, waitlisted, promoted, cancelled, pick-up)."""
 
     id: UUID
     kind: str
@@ -46,6 +47,7 @@ class Email(msgspec.Struct, frozen=True):
     next_attempt_at: datetime
     sent_at: datetime | None
     failed_at: datetime | None
+    device_reservation_id: UUID | None = None
 
 
 class ResendIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

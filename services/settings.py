@@ -63,13 +63,14 @@ class MailSettings(msgspec.Struct, frozen=True):
     username: str = ""
     password: str = ""
     security: str = "none"  # none | starttls | tls
+    ca_file: str = ""  # PEM file of the CAs to trust for TLS instead of the system's; "" system's
     sender: str = "Usher Box Office <box-office@usher.invalid>"
     timeout_seconds: float = 30.0  # per SMTP command; a whole send is cut off at twice this
     max_attempts: int = 8  # temporary failures retried until this many attempts, then failed
     retry_seconds: float = 30.0  # the first backoff; it doubles per attempt ...
     retry_max_seconds: float = 3600.0  # ... up to this
     lease_seconds: float = 120.0  # a row `sending` this long: its worker died (keep > 2x timeout)
-    reminder_hours: int = 24  # the reminder goes this long before a booked screening
+    reminder_hours: int = 24  # reminders (bookings, device pick-ups) go this long before
 
     @property
     def sender_domain(self) -> str:
@@ -227,6 +228,7 @@ def get_settings() -> Settings:
             username=_env("SMTP_USERNAME", ""),
             password=_env("SMTP_PASSWORD", ""),
             security=_choice("SMTP_SECURITY", "none", ("none", "starttls", "tls")),
+            ca_file=_env("SMTP_CA_FILE", ""),
             sender=_env("MAIL_FROM", "Usher Box Office <box-office@usher.invalid>"),
             timeout_seconds=_float("SMTP_TIMEOUT_SECONDS", 30.0),
             max_attempts=_int("MAIL_MAX_ATTEMPTS", 8),

@@ -72,7 +72,17 @@ def loan_span(
     """A unit is set aside from the pick-up lead before the start until the turnaround after the
     end (return, cleaning, charging): every overlapping screening in the venue needs another."""
     return Span(
-        starts_at - timedelta(minutes=lead_minutes), ends_at + timedelta(minutes=turnaround_minutes)
+        pickup_window(starts_at, lead_minutes, 0).start,
+        ends_at + timedelta(minutes=turnaround_minutes),
+    )
+
+
+def pickup_window(starts_at: datetime, lead_minutes: int, no_show_minutes: int) -> Span:
+    """When the desk hands a reserved device over, as patrons are told: from the pick-up lead
+    before the start (where its loan span begins) until the no-show deadline after it, when a
+    device never collected goes to the next patron."""
+    return Span(
+        starts_at - timedelta(minutes=lead_minutes), starts_at + timedelta(minutes=no_show_minutes)
     )
 
 

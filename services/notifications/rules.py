@@ -51,6 +51,11 @@ def reminder_cause(booking_id: UUID) -> UUID:
     return uuid5(_REMINDER_NAMESPACE, f"reminder:{booking_id}")
 
 
+def pickup_reminder_cause(reservation_id: UUID) -> UUID:
+    """The `event_id` of a device reservation's pick-up reminder: one per reservation."""
+    return uuid5(_REMINDER_NAMESPACE, f"pickup-reminder:{reservation_id}")
+
+
 def normal_address(address: str) -> str:
     """An address as compared for the idempotency key (the store compares lower-case too)."""
     return address.strip().lower()

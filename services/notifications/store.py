@@ -1,4 +1,4 @@
-"""SQL for notification emails (migration 006): writing them once, leasing one to send it,
+"""SQL for notification emails (migrations 006, 008): writing them once, leasing one to send it,
 recording the outcome, and the staff views. Times that decide who may send come from the
 database clock (`now()`), one clock for every worker."""
 
@@ -29,6 +29,7 @@ class NewEmail(msgspec.Struct, frozen=True):
     venue_id: UUID | None = None
     screening_id: UUID | None = None
     booking_id: UUID | None = None
+    device_reservation_id: UUID | None = None
 
 
 class Leased(msgspec.Struct, frozen=True):
@@ -44,6 +45,7 @@ class Leased(msgspec.Struct, frozen=True):
     venue_id: UUID | None
     screening_id: UUID | None
     booking_id: UUID | None
+    device_reservation_id: UUID | None
     taken_over: bool
 
 
@@ -62,12 +64,14 @@ async def insert_emails(conn: asyncpg.Connection, emails: list[NewEmail]) -> lis
     rows = await conn.fetch(
         """
         INSERT INTO email (id, kind, recipient, recipient_name, event_id, message_id, context,
-                           venue_id, screening_id, booking_id, next_attempt_at)
+                           venue_id, screening_id, booking_id, device_reservation_id,
+                           next_attempt_at)
         SELECT x.id, x.kind, x.recipient, x.recipient_name, x.event_id, x.message_id, x.context,
-               x.venue_id, x.screening_id, x.booking_id, now()
+               x.venue_id, x.screening_id, x.booking_id, x.device_reservation_id, now()
         FROM jsonb_to_recordset($1::jsonb) AS x(
             id uuid, kind text, recipient text, recipient_name text, event_id uuid,
-            message_id text, context jsonb, venue_id uuid, screening_id uuid, booking_id uuid)
+            message_id text, context jsonb, venue_id uuid, screening_id uuid, booking_id uuid,
+            device_reservation_id uuid)
         ON CONFLICT (event_id, lower(recipient), kind) DO NOTHING
         RETURNING id
         """,
@@ -89,7 +93,7 @@ async def lease(conn: asyncpg.Connection, email_id: UUID, seconds: float) -> Lea
           AND ((e.status = 'queued' AND e.next_attempt_at <= now() + interval '1 second')
                OR (e.status = 'sending' AND e.lease_until < now()))
         RETURNING e.id, e.kind, e.recipient, e.recipient_name, e.message_id, e.context,
-                  e.attempts, e.venue_id, e.screening_id, e.booking_id,
+                  e.attempts, e.venue_id, e.screening_id, e.booking_id, e.device_reservation_id,
                   old.was = 'sending' AS taken_over
         """,
         email_id,
@@ -188,7 +192,7 @@ _EMAIL = """
     SELECT e.id, e.kind, e.recipient, e.recipient_name, e.status, e.attempts, e.resends,
            e.last_error, e.failure, e.message_id, e.event_id, e.screening_id, e.booking_id,
            b.reference AS booking_reference, e.created_at, e.updated_at, e.next_attempt_at,
-           e.sent_at, e.failed_at
+           e.sent_at, e.failed_at, e.device_reservation_id
     FROM email e LEFT JOIN booking b ON b.id = e.booking_id
 """
 
@@ -292,3 +296,27 @@ async def due_reminders(conn: asyncpg.Connection, hours: int, limit: int) -> lis
         limit,
     )
     return [row["reference"] for row in rows]
+
+
+async def due_pickup_reminders(conn: asyncpg.Connection, hours: int, limit: int) -> list[UUID]:
+    """Ids of device reservations with a unit set aside whose screening starts within `hours`,
+    that have an address and no pick-up reminder yet. One reserved (or promoted) less than
+    `hours` before the screening gets none: that email is fresh in the patron's inbox."""
+    rows = await conn.fetch(
+        """
+        SELECT r.id FROM screening s
+        JOIN device_reservation r ON r.screening_id = s.id
+        WHERE s.starts_at > now() AND s.starts_at <= now() + make_interval(hours => $1)
+          AND s.status <> 'cancelled' AND r.status = 'reserved'
+          AND coalesce(r.patron_email, '') <> ''
+          AND r.reserved_at <= s.starts_at - make_interval(hours => $1)
+          AND NOT EXISTS (SELECT 1 FROM email e
+                          WHERE e.device_reservation_id = r.id
+                            AND e.kind = 'device_pickup_reminder')
+        ORDER BY s.starts_at, r.id
+        LIMIT $2
+        """,
+        hours,
+        limit,
+    )
+    return [row["id"] for row in rows]

@@ -297,6 +297,17 @@ def test_a_message_with_every_part_parses_back() -> None:
     assert image.get_payload(decode=True) == b"\x89PNG\r\n"
 
 
+def test_a_long_message_id_or_reference_reads_back_as_it_was_written() -> None:
+    long_id = f"<device-reservation-{uuid4()}@box-office.riverside-pictures.example.org>"
+    data = mime.message(
+        [("Message-ID", long_id), ("References", long_id)], mime.text_part("plain", "hi\n")
+    )
+    assert f"References: {long_id}\r\n".encode() in data  # not folded before the id
+    message = _parse(data)
+    assert message["Message-ID"] == long_id
+    assert message["References"] == long_id
+
+
 @given(
     st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=2000)
 )

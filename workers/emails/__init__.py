@@ -5,6 +5,7 @@ them from templates/ (plain text and accessible HTML) and send them with aiosmtp
 - letters.py, facts.py: what an email is rendered from, read when its event is handled
 - present.py, render.py, attachments.py, templates/: how it reads, its QR codes and .ics
 - smtp.py: sending, and temporary versus permanent failures
+- devices.py: the emails of device reservations, and their pick-up reminders
 - jobs.py: the consumer handler, the send job, the sweep and the reminders
 - sink.py: the local SMTP server of `usher dev`, writing .eml files
 """
@@ -22,6 +23,7 @@ from workers.emails.jobs import (
     SEND_BATCH,
     close_mailer,
     queue_emails,
+    queue_pickup_reminders,
     queue_reminders,
     send_email,
     send_emails,
@@ -64,6 +66,15 @@ def email_cron_jobs(settings: Settings) -> list[CronJob]:
             timeout=120,
             max_tries=1,
         ),
+        cron(
+            queue_pickup_reminders,
+            name=key(settings.redis, "device-pickup-reminders"),
+            second={40},
+            run_at_startup=True,
+            unique=True,
+            timeout=120,
+            max_tries=1,
+        ),
     ]
 
 
@@ -75,6 +86,7 @@ __all__ = [
     "email_cron_jobs",
     "email_jobs",
     "queue_emails",
+    "queue_pickup_reminders",
     "queue_reminders",
     "send_email",
     "send_emails",

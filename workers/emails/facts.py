@@ -1,5 +1,6 @@
 """Reading the facts an email tells from the database, through the parts that own them: the
-catalog for the screening and its venue, the box office for bookings and their seats."""
+catalog for the screening and its venue, the box office for bookings and their seats, access for
+device reservations."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from uuid import UUID
 
 import asyncpg
 
+from services.access import rules as access_rules
+from services.access import store as access
 from services.box_office import store as box_office
 from services.catalog import store as catalog
 from services.notifications.rules import normal_address
-from workers.emails.letters import BookingFacts, ScreeningFacts, SeatLine
+from services.settings import AccessSettings
+from workers.emails.letters import BookingFacts, ReservationFacts, ScreeningFacts, SeatLine
 
 
 async def screening_facts(conn: asyncpg.Connection, screening_id: UUID) -> ScreeningFacts:
@@ -87,12 +91,19 @@ async def one_booking(conn: asyncpg.Connection, reference: str) -> BookingFacts:
     return (await booking_facts(conn, [booking]))[0]
 
 
-def by_patron(bookings: list[BookingFacts]) -> dict[str, list[BookingFacts]]:
-    """Bookings grouped by the patron's address (compared without case), in booking order:
-    a patron with two bookings hears about a change once."""
-    grouped: dict[str, list[BookingFacts]] = defaultdict(list)
+def by_patron(
+    bookings: list[BookingFacts], reservations: list[ReservationFacts]
+) -> dict[str, tuple[list[BookingFacts], list[ReservationFacts]]]:
+    """Bookings and device reservations grouped by the patron's address (compared without
+    case), bookings first, each in its order: a patron with two bookings and a device hears
+    about a change once."""
+    grouped: dict[str, tuple[list[BookingFacts], list[ReservationFacts]]] = defaultdict(
+        lambda: ([], [])
+    )
     for booking in bookings:
-        grouped[normal_address(booking.patron_email)].append(booking)
+        grouped[normal_address(booking.patron_email)][0].append(booking)
+    for reservation in reservations:
+        grouped[normal_address(reservation.patron_email)][1].append(reservation)
     return dict(grouped)
 
 
@@ -106,3 +117,53 @@ async def screening_bookings(
     else:
         chosen = [r for r in rows if r.status == "confirmed"]
     return await booking_facts(conn, chosen)
+
+
+def reservation_facts(
+    row: access.ReservationRow,
+    screening: ScreeningFacts,
+    settings: AccessSettings,
+    *,
+    status: str,
+    patron_name: str = "",
+    patron_email: str = "",
+) -> ReservationFacts | None:
+    """The reservation as told, with its pick-up window at `screening`'s time; the patron's name
+    and address as given (an event's), else the reservation's. None without an address."""
+    email = patron_email or row.patron_email or ""
+    if not email.strip():
+        return None
+    window = access_rules.pickup_window(
+        screening.starts_at, settings.pickup_lead_minutes, settings.no_show_minutes
+    )
+    return ReservationFacts(
+        reservation_id=row.id,
+        kind=row.kind,
+        kind_name=access_rules.KIND_NAMES.get(row.kind, row.kind),
+        status=status,
+        patron_name=patron_name or row.patron_name,
+        patron_email=email,
+        pickup_from=window.start,
+        pickup_until=window.end,
+        booking_reference=row.booking_reference or "",
+    )
+
+
+async def screening_reservations(
+    conn: asyncpg.Connection,
+    screening: ScreeningFacts,
+    settings: AccessSettings,
+    *,
+    cancelled_by_screening: bool,
+) -> list[ReservationFacts]:
+    """The screening's live device reservations (waitlisted or reserved) that have an address;
+    with `cancelled_by_screening`, those its cancellation ended too (the release jobs may have
+    run already, or not yet)."""
+    rows = await access.of_screening(conn, screening.screening_id, statuses=access_rules.LIVE)
+    if cancelled_by_screening:
+        rows += await access.ended_with_screening(conn, screening.screening_id)
+    told = [
+        reservation_facts(row, screening, settings, status=row.status)
+        for row in sorted(rows, key=lambda row: row.requested_at)
+    ]
+    return [reservation for reservation in told if reservation is not None]

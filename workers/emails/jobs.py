@@ -1,6 +1,6 @@
 """The pipeline: the `emails` consumer writes one row per email and hands them, 20 at a time,
 to arq jobs that render and send them; a sweep re-nudges emails whose job was lost or whose
-worker died; a cron job writes the reminders.
+worker died; cron jobs write the reminders of bookings and the pick-up reminders of devices.
 
 Once only: a row per (event, recipient, kind) (the unique index refuses a second), and a row is
 sent only by the worker that leased it (queued -> sending, attempts + 1). A re-run job, a
@@ -28,6 +28,7 @@ from services.notifications import rules, store
 from services.outbox import record_event
 from services.settings import Settings
 from workers.delivery import Delivery
+from workers.emails.devices import pickup_reminder
 from workers.emails.kinds import letters_for, screening_reminder
 from workers.emails.letters import Letter, ScreeningFacts
 from workers.emails.render import compose, decode_context, envelope_sender, render
@@ -64,6 +65,7 @@ def new_rows(letters: list[Letter], event_id: UUID, domain: str) -> list[store.N
                 venue_id=screening.venue_id,
                 screening_id=screening.screening_id,
                 booking_id=letter.booking_id,
+                device_reservation_id=letter.reservation_id,
             )
         )
     return rows
@@ -80,7 +82,7 @@ async def queue_emails(delivery: Delivery, event: Event) -> None:
             defer_by=timedelta(seconds=COMMIT_WAIT),
         )
         return
-    letters = await letters_for(delivery.conn, event)
+    letters = await letters_for(delivery.conn, event, delivery.settings)
     domain = delivery.settings.mail.sender_domain
     new = await store.insert_emails(delivery.conn, new_rows(letters, event.id, domain))
     for n in range(0, len(new), SEND_BATCH):
@@ -189,9 +191,7 @@ async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
             settings=settings,
             now=datetime.now(UTC),
             kind=leased.kind,
-            thread=f"<booking-{leased.booking_id}@{mail.sender_domain}>"
-            if leased.booking_id
-            else None,
+            thread=_thread(leased, mail.sender_domain),
         )
     except Exception as exc:  # a template or context fault: staff must see it, not a loop
         log.exception("email %s: cannot render %s", key, leased.kind)
@@ -206,6 +206,16 @@ async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
     if not sent:
         log.warning("email %s: sent, but its lease had passed to another worker", key)
     return "sent"
+
+
+def _thread(leased: store.Leased, domain: str) -> str | None:
+    """What the email's References header names, so that mail programs thread the emails of
+    one device reservation, or of one booking, together."""
+    if leased.device_reservation_id:
+        return f"<device-reservation-{leased.device_reservation_id}@{domain}>"
+    if leased.booking_id:
+        return f"<booking-{leased.booking_id}@{domain}>"
+    return None
 
 
 async def _after_failure(ctx: dict[str, Any], leased: store.Leased, failure: SendFailed) -> str:
@@ -290,9 +300,37 @@ async def queue_reminders(ctx: dict[str, Any]) -> int:
             letter = await screening_reminder(conn, booking, hours, now, screenings)
             rows = new_rows([letter], rules.reminder_cause(booking.id), settings.mail.sender_domain)
             written += await store.insert_emails(conn, rows)
+    await _enqueue_written(ctx, written, "screening reminders")
+    return len(written)
+
+
+async def queue_pickup_reminders(ctx: dict[str, Any]) -> int:
+    """arq cron job: write the pick-up reminder of every device reservation due one (once per
+    reservation, as for bookings: a name-based id of the reservation is its idempotency key,
+    so runs at once or again write it once) and enqueue them; returns how many."""
+    settings: Settings = ctx["settings"]
+    written: list[UUID] = []
+    screenings: dict[Any, ScreeningFacts] = {}
+    now = datetime.now(UTC)
+    async with ctx["pool"].acquire() as proxy, proxy.transaction():
+        conn = cast(asyncpg.Connection, proxy)
+        due = await store.due_pickup_reminders(conn, settings.mail.reminder_hours, REMINDER_BATCH)
+        for reservation_id in due:
+            letter = await pickup_reminder(conn, reservation_id, settings, now, screenings)
+            if letter is None:
+                continue
+            cause = rules.pickup_reminder_cause(reservation_id)
+            rows = new_rows([letter], cause, settings.mail.sender_domain)
+            written += await store.insert_emails(conn, rows)
+    await _enqueue_written(ctx, written, "device pick-up reminders")
+    return len(written)
+
+
+async def _enqueue_written(ctx: dict[str, Any], written: list[UUID], what: str) -> None:
+    """Send jobs for emails a cron job wrote (and committed), 20 to a job."""
+    settings: Settings = ctx["settings"]
     for n in range(0, len(written), SEND_BATCH):
         batch = [str(email_id) for email_id in written[n : n + SEND_BATCH]]
         await enqueue(ctx["redis"], settings.redis, SEND_BATCH_JOB, batch, key=f"{batch[0]}:0.0")
     if written:
-        log.info("queued %d screening reminders", len(written))
-    return len(written)
+        log.info("queued %d %s", len(written), what)

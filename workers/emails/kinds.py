@@ -18,17 +18,29 @@ import msgspec
 from schemas.events import (
     BookingCancelled,
     BookingConfirmed,
+    DeviceReservationCancelled,
+    DeviceReservationPromoted,
+    DeviceReserved,
+    DeviceWaitlisted,
     Event,
     ScreeningCancelled,
     ScreeningRescheduled,
 )
 from services.box_office import store as box_office
-from workers.emails import facts
+from services.settings import Settings
+from workers.emails import devices, facts
 from workers.emails.letters import (
     BookingCancelledMail,
     BookingConfirmedMail,
+    BookingFacts,
+    DeviceCancelledMail,
+    DevicePickupReminderMail,
+    DevicePromotedMail,
+    DeviceReservedMail,
+    DeviceWaitlistedMail,
     Letter,
     MailContext,
+    ReservationFacts,
     ScreeningCancelledMail,
     ScreeningFacts,
     ScreeningReminderMail,
@@ -80,12 +92,41 @@ KINDS: dict[str, Kind] = {
         "{{ screening.starts_at|local_time(screening.time_zone) }}",
         tickets=True,
     ),
+    "device_reserved": Kind(
+        DeviceReservedMail,
+        "Device reserved for {{ screening.film_title }} on "
+        "{{ screening.starts_at|local_time(screening.time_zone) }}",
+    ),
+    "device_waitlisted": Kind(
+        DeviceWaitlistedMail,
+        "On the waitlist for a device: {{ screening.film_title }} on "
+        "{{ screening.starts_at|local_time(screening.time_zone) }}",
+    ),
+    "device_promoted": Kind(
+        DevicePromotedMail,
+        "A device is now yours for {{ screening.film_title }} on "
+        "{{ screening.starts_at|local_time(screening.time_zone) }}",
+    ),
+    "device_cancelled": Kind(
+        DeviceCancelledMail,
+        "Device reservation cancelled: {{ screening.film_title }} on "
+        "{{ screening.starts_at|local_time(screening.time_zone) }}",
+    ),
+    "device_pickup_reminder": Kind(
+        DevicePickupReminderMail,
+        "Collect your device from {{ reservation.pickup_from|clock(screening.time_zone) }}: "
+        "{{ screening.film_title }} on {{ screening.starts_at|local_day(screening.time_zone) }}",
+    ),
 }
 
-Mapper = Callable[[asyncpg.Connection, Any], Awaitable[list[Letter]]]
+# A mapping function: the letters an event makes. `settings` for what the email tells but the
+# event does not carry (the device pick-up times).
+Mapper = Callable[[asyncpg.Connection, Any, Settings], Awaitable[list[Letter]]]
 
 
-async def booking_confirmed(conn: asyncpg.Connection, event: BookingConfirmed) -> list[Letter]:
+async def booking_confirmed(
+    conn: asyncpg.Connection, event: BookingConfirmed, settings: Settings
+) -> list[Letter]:
     booking = await facts.one_booking(conn, event.reference)
     screening = await facts.screening_facts(conn, event.screening_id)
     context = BookingConfirmedMail(
@@ -94,7 +135,9 @@ async def booking_confirmed(conn: asyncpg.Connection, event: BookingConfirmed) -
     return [_to_patron("booking_confirmed", context, booking.booking_id)]
 
 
-async def booking_cancelled(conn: asyncpg.Connection, event: BookingCancelled) -> list[Letter]:
+async def booking_cancelled(
+    conn: asyncpg.Connection, event: BookingCancelled, settings: Settings
+) -> list[Letter]:
     if event.by == "screening":
         return []  # the screening's cancellation tells each of its patrons, once
     booking = await facts.one_booking(conn, event.reference)
@@ -109,50 +152,70 @@ async def booking_cancelled(conn: asyncpg.Connection, event: BookingCancelled) -
     return [_to_patron("booking_cancelled", context, booking.booking_id)]
 
 
-async def screening_cancelled(conn: asyncpg.Connection, event: ScreeningCancelled) -> list[Letter]:
-    """Every patron whose bookings the cancellation cancelled: one email each, listing them all."""
+async def screening_cancelled(
+    conn: asyncpg.Connection, event: ScreeningCancelled, settings: Settings
+) -> list[Letter]:
+    """Every patron whose bookings or device reservations the cancellation cancelled: one email
+    each, listing them all."""
     screening = await facts.screening_facts(conn, event.screening_id)
     bookings = await facts.screening_bookings(conn, event.screening_id, cancelled_by_screening=True)
-    return [
-        Letter(
-            "screening_cancelled",
-            mine[0].patron_email,
-            mine[0].patron_name,
-            ScreeningCancelledMail(
-                occurred_at=event.occurred_at,
-                screening=screening,
-                bookings=mine,
-                reason=event.reason,
-            ),
-        )
-        for mine in facts.by_patron(bookings).values()
-    ]
+    reservations = await facts.screening_reservations(
+        conn, screening, settings.access, cancelled_by_screening=True
+    )
+    return _to_each_patron(
+        "screening_cancelled",
+        bookings,
+        reservations,
+        lambda mine, held: ScreeningCancelledMail(
+            occurred_at=event.occurred_at,
+            screening=screening,
+            bookings=mine,
+            reservations=held,
+            reason=event.reason,
+        ),
+    )
 
 
 async def screening_rescheduled(
-    conn: asyncpg.Connection, event: ScreeningRescheduled
+    conn: asyncpg.Connection, event: ScreeningRescheduled, settings: Settings
 ) -> list[Letter]:
-    """Every patron with a confirmed booking: the new time (the event's, even if the screening
-    has moved again since: that move has its own event and email)."""
+    """Every patron with a confirmed booking or a live device reservation: the new time (the
+    event's, even if the screening has moved again since: that move has its own event and
+    email), and when to collect the device then."""
     current = await facts.screening_facts(conn, event.screening_id)
     screening = _starting_at(current, event.starts_at)
     bookings = await facts.screening_bookings(
         conn, event.screening_id, cancelled_by_screening=False
     )
-    return [
-        Letter(
-            "screening_rescheduled",
-            mine[0].patron_email,
-            mine[0].patron_name,
-            ScreeningRescheduledMail(
-                occurred_at=event.occurred_at,
-                screening=screening,
-                bookings=mine,
-                previous_starts_at=event.previous_starts_at,
-            ),
-        )
-        for mine in facts.by_patron(bookings).values()
-    ]
+    reservations = await facts.screening_reservations(
+        conn, screening, settings.access, cancelled_by_screening=False
+    )
+    return _to_each_patron(
+        "screening_rescheduled",
+        bookings,
+        reservations,
+        lambda mine, held: ScreeningRescheduledMail(
+            occurred_at=event.occurred_at,
+            screening=screening,
+            bookings=mine,
+            reservations=held,
+            previous_starts_at=event.previous_starts_at,
+        ),
+    )
+
+
+def _to_each_patron(
+    kind: str,
+    bookings: list[BookingFacts],
+    reservations: list[ReservationFacts],
+    context: Callable[[list[BookingFacts], list[ReservationFacts]], MailContext],
+) -> list[Letter]:
+    """One letter per patron (by address, without case) about all of theirs."""
+    letters = []
+    for mine, held in facts.by_patron(bookings, reservations).values():
+        first = mine[0] if mine else held[0]
+        letters.append(Letter(kind, first.patron_email, first.patron_name, context(mine, held)))
+    return letters
 
 
 async def screening_reminder(
@@ -190,10 +253,14 @@ MAPPERS: dict[type[Event], Mapper] = {
     BookingCancelled: booking_cancelled,
     ScreeningCancelled: screening_cancelled,
     ScreeningRescheduled: screening_rescheduled,
+    DeviceReserved: devices.device_reserved,
+    DeviceWaitlisted: devices.device_waitlisted,
+    DeviceReservationPromoted: devices.device_promoted,
+    DeviceReservationCancelled: devices.device_cancelled,
 }
 
 
-async def letters_for(conn: asyncpg.Connection, event: Event) -> list[Letter]:
+async def letters_for(conn: asyncpg.Connection, event: Event, settings: Settings) -> list[Letter]:
     """The emails `event` causes (none for an event no mapper knows)."""
     mapper = MAPPERS.get(type(event))
-    return await mapper(conn, event) if mapper else []
+    return await mapper(conn, event, settings) if mapper else []

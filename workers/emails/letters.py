@@ -55,6 +55,22 @@ class ScreeningFacts(msgspec.Struct, frozen=True):
     notes: str = ""
 
 
+class ReservationFacts(msgspec.Struct, frozen=True):
+    """A device reservation as its patron is told about it. `status` is what the email is about
+    (reserved, waitlisted, cancelled); the desk hands the device over from `pickup_from` (the
+    pick-up lead before the start) until `pickup_until` (then it goes to the next patron)."""
+
+    reservation_id: UUID
+    kind: str
+    kind_name: str
+    status: str
+    patron_name: str
+    patron_email: str
+    pickup_from: datetime
+    pickup_until: datetime
+    booking_reference: str = ""
+
+
 class MailContext(msgspec.Struct, frozen=True, kw_only=True):
     """Base of every context: when its cause happened, and the screening it is about."""
 
@@ -74,9 +90,11 @@ class OneBooking(MailContext, frozen=True, kw_only=True):
 
 
 class ManyBookings(MailContext, frozen=True, kw_only=True):
-    """A change to a whole screening, told to one patron about all of their bookings."""
+    """A change to a whole screening, told to one patron about all of their bookings and device
+    reservations (a patron may have only one or the other)."""
 
     bookings: list[BookingFacts]
+    reservations: list[ReservationFacts] = []
 
     def bookings_of(self) -> list[BookingFacts]:
         return self.bookings
@@ -103,6 +121,33 @@ class ScreeningReminderMail(OneBooking, frozen=True, kw_only=True):
     hours: int
 
 
+class OneReservation(MailContext, frozen=True, kw_only=True):
+    reservation: ReservationFacts
+
+
+class DeviceReservedMail(OneReservation, frozen=True, kw_only=True):
+    pass
+
+
+class DeviceWaitlistedMail(OneReservation, frozen=True, kw_only=True):
+    position: int
+    reason: str = "full"  # or unit_withdrawn: its unit went for repair, or the screening moved
+
+
+class DevicePromotedMail(OneReservation, frozen=True, kw_only=True):
+    pass
+
+
+class DeviceCancelledMail(OneReservation, frozen=True, kw_only=True):
+    by: str
+    was: str
+    reason: str = ""
+
+
+class DevicePickupReminderMail(OneReservation, frozen=True, kw_only=True):
+    hours: int
+
+
 class Letter(msgspec.Struct, frozen=True):
     """One email to write: to whom, of which kind, rendered from `context`."""
 
@@ -111,3 +156,4 @@ class Letter(msgspec.Struct, frozen=True):
     recipient_name: str
     context: MailContext
     booking_id: UUID | None = None
+    reservation_id: UUID | None = None

@@ -37,8 +37,12 @@ class Multipart:
 
 
 def header(name: str, value: str) -> bytes:
-    """One header line (folded, RFC 2047 encoded when not ASCII)."""
-    if value.isascii() and len(name) + len(value) < 76:
+    """One header line (folded, RFC 2047 encoded when not ASCII). An ASCII value without spaces
+    (a Message-ID, a References id) stays on the header's line however long: folding it could
+    only break before it, leaving an empty first line that parsers read as a leading space
+    (RFC 5322 allows 998 characters a line)."""
+    one_word = len(value) < 900 and not any(c.isspace() for c in value)
+    if value.isascii() and (len(name) + len(value) < 76 or one_word):
         return f"{name}: {value}".encode() + CRLF
     encoded = Header(value, "utf-8" if not value.isascii() else "us-ascii", header_name=name)
     return f"{name}: {encoded.encode(linesep=chr(13) + chr(10))}".encode() + CRLF

@@ -95,7 +95,9 @@ def render(kind: str, context: MailContext, settings: Settings) -> Rendered:
     env = environment()
     text = env.get_template(f"{kind}.txt.j2").render(values)
     html = env.get_template(f"{kind}.html.j2").render(values)
-    ics = calendar(context, spec.calendar, settings.mail.sender_domain) if spec.calendar else None
+    ics = None
+    if spec.calendar and context.bookings_of():  # a patron with a device only has no entry
+        ics = calendar(context, spec.calendar, settings.mail.sender_domain)
     return Rendered(subject, text, html, tickets, ics, spec.calendar)
 
 

@@ -5,12 +5,15 @@ A failure carries the server's reply code when the server refused the message (M
 TO or DATA): 4xx is temporary and 5xx permanent (RFC 5321). Everything else is temporary: no
 connection, a timeout, a dropped connection, and also a refused EHLO, STARTTLS or login, which
 are the server's or our configuration's fault, not the message's; they are retried with backoff
-and show in the staff list of retrying emails until someone fixes them.
+and show in the staff list of retrying emails until someone fixes them. So is a server whose
+certificate we do not trust (USHER_SMTP_CA_FILE names the CAs to trust instead of the system's),
+and one that does not offer the STARTTLS we were told to use: we never fall back to plain text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 
 import aiosmtplib
@@ -53,7 +56,22 @@ class Mailer:
         self.mail = mail
         self.keep = keep
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._tls: ssl.SSLContext | None = None
         self.connections = 0  # opened so far (for tests and the benchmark)
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """The TLS client context (certificates and the host name checked), made once per
+        worker rather than per connection; None without TLS. A CA file that cannot be read
+        fails the send as a temporary failure naming the setting, until someone fixes it."""
+        mail = self.mail
+        if mail.security == "none":
+            return None
+        if self._tls is None:
+            try:
+                self._tls = ssl.create_default_context(cafile=mail.ca_file or None)
+            except OSError as exc:  # ssl.SSLError too: a file that is not PEM
+                raise OSError(f"USHER_SMTP_CA_FILE {mail.ca_file!r}: {exc}") from exc
+        return self._tls
 
     async def _connect(self) -> aiosmtplib.SMTP:
         mail = self.mail
@@ -64,6 +82,7 @@ class Mailer:
             password=mail.password or None,
             use_tls=mail.security == "tls",
             start_tls=mail.security == "starttls",  # False: never upgrade on its own
+            tls_context=self._tls_context(),
             timeout=mail.timeout_seconds,
         )
         await client.connect()

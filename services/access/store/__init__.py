@@ -24,6 +24,7 @@ from services.access.store._facts import (
     venue_auditoriums,
 )
 from services.access.store._queues import (
+    ended_with_screening,
     holding_unit,
     of_screening,
     position,
@@ -60,6 +61,7 @@ __all__ = [
     "demote",
     "end_reservations",
     "end_turnarounds",
+    "ended_with_screening",
     "free_units",
     "get_device",
     "get_reservation",

@@ -117,6 +117,29 @@ async def of_screening(
     return _rows(rows)
 
 
+async def ended_with_screening(
+    conn: asyncpg.Connection, screening_id: UUID, *, reservation_id: UUID | None = None
+) -> list[ReservationRow]:
+    """The screening's reservations (or this one) that its cancellation ended: released because
+    of it, or because it cancelled the booking (perhaps made from a hold) or the hold they were
+    tied to, whichever release ran first. Not those ended before it, nor by their patron."""
+    rows = await conn.fetch(
+        _select()
+        + """
+        LEFT JOIN hold h ON h.id = r.hold_id
+        WHERE r.screening_id = $1 AND ($2::uuid IS NULL OR r.id = $2) AND r.status = 'cancelled'
+          AND (r.ended_by = 'screening'
+               OR (r.ended_by = 'booking'
+                   AND coalesce(b.cancelled_by, hb.cancelled_by) = 'screening')
+               OR (r.ended_by = 'hold' AND h.status = 'cancelled'))
+        ORDER BY r.kind, r.queue_number
+        """,
+        screening_id,
+        reservation_id,
+    )
+    return _rows(rows)
+
+
 async def seats_of(conn: asyncpg.Connection, screening_id: UUID) -> dict[UUID, list[str]]:
     """The seat labels of each reservation of the screening tied to a booking or a hold."""
     rows = await conn.fetch(

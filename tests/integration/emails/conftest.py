@@ -25,7 +25,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from arq.worker import Worker
 from redis.asyncio import Redis
 
+from schemas.access import DeviceReservation, DeviceReservationIn
 from schemas.box_office import Booking, ConfirmIn, HoldIn, Patron, TicketIn
+from services.access import service as access
 from services.box_office import service
 from services.settings import Settings, get_settings
 from tests.integration.events.conftest import Processes, free_port, wait_until
@@ -188,6 +190,38 @@ async def book(
             now,
         )
     return booking
+
+
+async def reserve_device(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    screening_id: UUID,
+    name: str | None = "Ana Pop",
+    email: str | None = "ana@example.org",
+    booking: Booking | None = None,
+    kind: str = "assistive_listening",
+) -> DeviceReservation:
+    """Reserve a device through the access service, as the API does (a client of its own)."""
+    async with pool.acquire() as conn:
+        return await access.reserve(
+            conn,
+            screening_id,
+            DeviceReservationIn(
+                kind,  # type: ignore[arg-type]
+                patron_name=name,
+                patron_email=email,
+                booking_reference=booking.reference if booking else None,
+            ),
+            f"c-{uuid4()}",
+            None,
+            settings.access,
+            datetime.now(UTC),
+        )
+
+
+async def keep_units(pool: asyncpg.Pool, *tags: str) -> None:
+    """Retire every device but these (straight in SQL: the inventory is set up, not changed)."""
+    await pool.execute("UPDATE device SET state = 'retired' WHERE asset_tag <> ALL($1)", list(tags))
 
 
 class Pipeline:

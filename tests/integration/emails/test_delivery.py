@@ -162,7 +162,7 @@ async def write_queued(pool: asyncpg.Pool, settings: Settings) -> UUID:
             "SELECT payload FROM outbox WHERE event_type = 'booking.confirmed'"
         )
         event = msgspec.convert(payload, BookingConfirmed)
-        letters = await letters_for(conn, event)
+        letters = await letters_for(conn, event, settings)
         rows = new_rows(letters, event.id, settings.mail.sender_domain)
         (email_id,) = await store.insert_emails(conn, rows)
     return email_id
