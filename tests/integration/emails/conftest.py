@@ -203,7 +203,7 @@ async def reserve_device(
 ) -> DeviceReservation:
     """Reserve a device through the access service, as the API does (a client of its own)."""
     async with pool.acquire() as conn:
-        return await access.reserve(
+        reservation, _ = await access.reserve(
             conn,
             screening_id,
             DeviceReservationIn(
@@ -217,6 +217,7 @@ async def reserve_device(
             settings.access,
             datetime.now(UTC),
         )
+        return reservation
 
 
 async def keep_units(pool: asyncpg.Pool, *tags: str) -> None:
