@@ -20,12 +20,12 @@ from services.problems import EXCEPTION_HANDLERS
 from services.settings import Settings, get_settings
 from services.staff.auth import PUBLIC, jwt_auth
 from services.staff.routes import STAFF_ROUTES
-from services.state import DEPENDENCIES, lifespan
+from services.state import DEPENDENCIES, connection, lifespan
 
 
 @get("/healthz", opt=PUBLIC, tags=["health"], summary="Liveness and readiness")
 async def healthz(state: State) -> dict[str, str]:
-    async with state.pool.acquire() as conn:
+    async with connection(state) as conn:
         await conn.fetchval("SELECT 1")
     await state.redis.ping()
     return {"status": "ok"}

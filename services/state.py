@@ -3,6 +3,7 @@ that it is shutting down."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypeAlias, cast
@@ -28,6 +29,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         min_size=settings.database.pool_min,
         max_size=settings.database.pool_max,
     )
+    app.state.pool_queue = asyncio.Semaphore(settings.database.pool_max)
     app.state.redis = Redis.from_url(settings.redis.url)
     app.state.shutdown = Shutdown()
     app.state.shutdown.install()
@@ -39,11 +41,22 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await app.state.pool.close()
 
 
+@asynccontextmanager
+async def connection(state: State) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection, first come first served. asyncpg's pool hands a released connection
+    to whoever asks next, so in a rush a request that just arrived often takes it ahead of one
+    that has been waiting, which then waits again at the back: a few requests wait for seconds.
+    The semaphore in front (one permit per connection; asyncio's is fair) keeps the queue."""
+    queue: asyncio.Semaphore = state.pool_queue
+    pool: asyncpg.Pool = state.pool
+    async with queue, pool.acquire() as conn:
+        yield cast(asyncpg.Connection, conn)  # the proxy forwards every call
+
+
 async def provide_conn(state: State) -> AsyncIterator[asyncpg.Connection]:
     """Each request gets its own pooled connection, returned when the response is sent."""
-    pool: asyncpg.Pool = state.pool
-    async with pool.acquire() as conn:
-        yield cast(asyncpg.Connection, conn)  # the proxy forwards every call
+    async with connection(state) as conn:
+        yield conn
 
 
 def provide_settings(state: State) -> Settings:
