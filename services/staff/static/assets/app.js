@@ -3,9 +3,11 @@
 // comes from the read models; a feed event only says which ones to read again.
 
 import { api, ApiError, clearSession, loadSession, saveSession, whenUnauthorized } from "./api.js";
+import { logEvent } from "./activity.js";
 import { loadPanels, refreshesPanels } from "./desk.js";
 import { $, element } from "./dom.js";
 import { Feed } from "./feed.js";
+import { countsText, localDay, localTime, renderProgramme } from "./programme.js";
 import { SeatMap } from "./seatmap.js";
 
 const state = {
@@ -131,60 +133,7 @@ async function loadProgramme(day) {
   const programme = await api("/v1/staff/screenings", { query });
   state.programme = programme;
   state.day = programme.day;
-  renderProgramme(programme);
-}
-
-function countsText(counts) {
-  return `${counts.available} available · ${counts.held} held · ${counts.booked} booked · ${counts.blocked} blocked`;
-}
-
-function localTime(line) {
-  return line.local_start.slice(11, 16);
-}
-
-function localDay(line) {
-  // local_date is the venue's own date: format it as a date, with no time zone shift.
-  const day = new Date(`${line.local_date}T12:00:00Z`);
-  return day.toLocaleDateString(undefined, { weekday: "long", day: "numeric", month: "long", timeZone: "UTC" });
-}
-
-function occupancyBar(line) {
-  const bar = element("span", { className: "bar", attrs: { "aria-hidden": "true" } });
-  for (const status of ["booked", "held", "blocked"]) {
-    const share = line.seats ? (100 * line.counts[status]) / line.seats : 0;
-    const part = element("span", { className: status });
-    part.style.width = `${share}%`;
-    bar.append(part);
-  }
-  return bar;
-}
-
-function renderProgramme(programme) {
-  $("day").value = programme.day || "";
-  $("day-previous").disabled = !programme.previous_date;
-  $("day-next").disabled = !programme.next_date;
-  const list = $("screenings");
-  const focused = document.activeElement?.dataset?.screening;
-  list.replaceChildren();
-  $("programme-empty").hidden = programme.screenings.length > 0;
-  for (const line of programme.screenings) {
-    const status = line.status.replace("_", " ");
-    const button = element(
-      "button",
-      { className: "screening", attrs: { type: "button", "data-screening": line.id } },
-      element("span", { className: "when", text: localTime(line) }),
-      " ",
-      element("span", { className: "status", text: status }),
-      element("span", { className: "what", text: line.film_title }),
-      element("span", { className: "where", text: `${line.auditorium_name} · ${line.venue_name}` }),
-      occupancyBar(line),
-      element("span", { className: "counts", text: countsText(line.counts) }),
-    );
-    if (line.id === state.screeningId) button.setAttribute("aria-current", "true");
-    button.addEventListener("click", () => openScreening(line.id));
-    list.append(element("li", {}, button));
-  }
-  if (focused) list.querySelector(`[data-screening="${focused}"]`)?.focus();
+  renderProgramme(programme, state.screeningId, openScreening);
 }
 
 // -- a screening's board -----------------------------------------------------------------------
@@ -396,46 +345,6 @@ function cancelBooking(reference) {
 
 // -- the feed ----------------------------------------------------------------------------------
 
-const WORDS = {
-  "hold.seats_held": (e) => `Hold made on ${e.seat_labels.join(", ")}`,
-  "hold.changed": (e) => `Hold changed: now ${e.seat_labels.join(", ")}`,
-  "hold.extended": () => "Hold extended",
-  "hold.released": (e) => `Hold on ${e.seat_labels.join(", ")} released (by ${e.by})`,
-  "hold.expired": (e) => `Hold on ${e.seat_labels.join(", ")} expired`,
-  "booking.confirmed": (e) => `Booking ${e.reference} on ${e.seat_labels.join(", ")}`,
-  "booking.cancelled": (e) => `Booking ${e.reference} cancelled (by ${e.by})`,
-  "seats.blocked": (e) => `Blocked ${e.seat_labels.join(", ")}`,
-  "seats.unblocked": (e) => `Unblocked ${e.seat_labels.join(", ")}`,
-  "screening.sold_out": () => "Sold out",
-  "screening.back_on_sale": (e) => `Back on sale: ${e.seats_available} seats`,
-  "screening.cancelled": (e) => `Screening cancelled: ${e.reason}`,
-  "screening.scheduled": () => "Screening scheduled",
-  "screening.rescheduled": () => "Screening rescheduled",
-  "screening.updated": () => "Screening changed",
-  "device_reservation.reserved": (e) => `${e.asset_tag} set aside for ${e.patron_name}`,
-  "device_reservation.waitlisted": (e) => `${e.patron_name} waitlisted for a device (position ${e.position})`,
-  "device_reservation.checked_out": (e) => `${e.asset_tag} checked out to ${e.patron_name}`,
-  "device_reservation.returned": (e) => `${e.asset_tag} returned (${e.state.replace("_", " ")}${e.late ? ", late" : ""})`,
-  "email.failed": (e) => `The ${e.kind} email to ${e.recipient} failed`,
-  "email.resend_requested": (e) => `The ${e.kind} email to ${e.recipient} is sent again`,
-};
-
-function logEvent(type, event) {
-  const words = WORDS[type] ? WORDS[type](event) : type;
-  const line = state.programme?.screenings.find((s) => s.id === event.screening_id);
-  const where = line ? ` — ${line.film_title} ${localTime(line)}, ${line.auditorium_name}` : "";
-  const at = new Date(event.occurred_at);
-  const item = element(
-    "li",
-    {},
-    element("time", { text: at.toLocaleTimeString(), attrs: { datetime: event.occurred_at } }),
-    `${words}${where}`,
-  );
-  const log = $("activity-log");
-  log.prepend(item);
-  while (log.children.length > 50) log.lastChild.remove();
-}
-
 function onFeedEvent(type, event) {
   if (type === "ready") {
     if (!event.resumed) refreshAll();
@@ -445,7 +354,7 @@ function onFeedEvent(type, event) {
     refreshAll();
     return;
   }
-  logEvent(type, event);
+  logEvent(type, event, state.programme);
   const screening = event.screening_id || (event.aggregate_type === "screening" ? event.aggregate_id : null);
   if (screening && screening === state.screeningId) refreshBoard();
   if (screening) refreshProgramme();
