@@ -7,7 +7,7 @@ It creates its own database (`usher_bench_<random>`) on the PostgreSQL server of
 (default: the local one), migrates it with the real runner, starts its own API server processes
 (`usher serve --workers N`), drives them with a minimal keep-alive HTTP/1.1 client (httpx costs
 more CPU than the server on a small machine), prints the figures, then stops the servers and drops
-the database. The API only pings Redis here, under a prefix of its own.
+the database. The API and the relay use Redis under a prefix of its own, deleted at the end.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import msgspec
+from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -479,6 +480,10 @@ async def run(args: argparse.Namespace) -> None:
         for process in (relay, server):
             if process is not None:
                 stop(process)
+        redis = Redis.from_url(args.redis_url)
+        async for key in redis.scan_iter(match=f"{prefix}*", count=1000):
+            await redis.delete(key)  # the relay's stream and fence
+        await redis.aclose()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
