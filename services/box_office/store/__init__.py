@@ -17,7 +17,6 @@ from services.box_office.store._claims import (
     drop_booking_claims,
     drop_hold_claims,
     extend_hold_claims,
-    take_over_dead_claims,
 )
 from services.box_office.store._holds import (
     HoldRow,
@@ -77,7 +76,6 @@ __all__ = [
     "screening_prices",
     "seating_of",
     "set_sale_status",
-    "take_over_dead_claims",
     "unsettled_screenings",
     "update_hold",
 ]
