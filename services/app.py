@@ -15,8 +15,10 @@ from schemas.common import Problem
 from services.access.routes import ACCESS_ROUTES
 from services.box_office.routes import BOX_OFFICE_ROUTES
 from services.catalog.routes import CATALOG_ROUTES
+from services.metrics import metrics, prometheus_config
 from services.notifications.routes import NOTIFICATION_ROUTES
 from services.problems import EXCEPTION_HANDLERS
+from services.request_log import request_log_middleware
 from services.settings import Settings, get_settings
 from services.staff.auth import PUBLIC, jwt_auth
 from services.staff.routes import STAFF_ROUTES
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     auth = jwt_auth(settings)
     route_handlers: list[Any] = [
         healthz,
+        metrics,
         *CATALOG_ROUTES,
         *BOX_OFFICE_ROUTES,
         *ACCESS_ROUTES,
@@ -49,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"settings": settings, "jwt": auth}),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_log_middleware, prometheus_config().middleware],
         on_app_init=[auth.on_app_init],
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),  # USHER_CORS_ORIGINS
@@ -72,5 +76,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ),
         signature_types=[Problem],
+        logging_config=None,  # the process's own (services/logs.py: plain or JSON lines)
         debug=False,
     )

@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import date
 
-from services.settings import get_settings
+from services.settings import Settings, get_settings
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -88,9 +90,25 @@ def cmd_create_staff(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    metrics_dir = None
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # several processes: the metrics client adds up their files (services/metrics.py)
+        metrics_dir = tempfile.mkdtemp(prefix="usher-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        _run_uvicorn(args, settings)
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
-    settings = get_settings()
+    from services.logs import uvicorn_log_config
+
     uvicorn.run(
         "services.app:create_app",
         factory=True,
@@ -99,10 +117,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=args.log_level,
         access_log=args.access_log,
+        log_config=uvicorn_log_config(settings.log_format, args.log_level),
         proxy_headers=True,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
-    return 0
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
@@ -255,7 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from services.logs import configure
+
+    try:
+        log_format = get_settings().log_format
+    except RuntimeError:  # a bad setting: the command itself says which, in plain text
+        log_format = "plain"
+    configure(log_format)
     args = build_parser().parse_args(argv)
     run: Command = args.run
     return run(args)

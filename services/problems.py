@@ -17,6 +17,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from services.errors import UsherError, _pointer
+from services.metrics import count_refusal
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://usher.readthedocs.io/problems/"
@@ -34,6 +35,7 @@ def problem(
         "instance": request.url.path,
     }
     body.update(extra)
+    count_refusal(request, status, slug)
     return Response(body, status_code=status, media_type=MEDIA_TYPE)
 
 

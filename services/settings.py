@@ -114,6 +114,12 @@ class Settings(msgspec.Struct, frozen=True):
     public_url: str = "http://127.0.0.1:8000"
     data_dir: str = ".usher"
     debug: bool = False
+    # logs: "plain" lines or one JSON object per line ("json")
+    log_format: str = "plain"
+    # the API's /metrics asks for this bearer token when set; workers and relays serve their
+    # metrics on this port when it is not 0
+    metrics_token: str = ""
+    metrics_port: int = 0
 
     @property
     def local_url(self) -> str:
@@ -265,4 +271,7 @@ def get_settings() -> Settings:
         public_url=_env("PUBLIC_URL", "") or _local_url(host, port),
         data_dir=_env("DATA_DIR", "") or ".usher",
         debug=_env("DEBUG", "") in {"1", "true", "yes"},
+        log_format=_choice("LOG_FORMAT", "plain", ("plain", "json")),
+        metrics_token=_env("METRICS_TOKEN", ""),
+        metrics_port=_int("METRICS_PORT", 0),
     )

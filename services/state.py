@@ -15,6 +15,7 @@ from litestar.di import NamedDependency, Provide
 from redis.asyncio import Redis
 
 from services.db import create_pool
+from services.metrics import POOL_IN_USE, POOL_WAITING
 from services.settings import Settings
 from services.shutdown import Shutdown
 
@@ -49,8 +50,20 @@ async def connection(state: State) -> AsyncIterator[asyncpg.Connection]:
     The semaphore in front (one permit per connection; asyncio's is fair) keeps the queue."""
     queue: asyncio.Semaphore = state.pool_queue
     pool: asyncpg.Pool = state.pool
-    async with queue, pool.acquire() as conn:
-        yield cast(asyncpg.Connection, conn)  # the proxy forwards every call
+    POOL_WAITING.inc()
+    try:
+        await queue.acquire()
+    finally:
+        POOL_WAITING.dec()
+    try:
+        async with pool.acquire() as conn:
+            POOL_IN_USE.inc()
+            try:
+                yield cast(asyncpg.Connection, conn)  # the proxy forwards every call
+            finally:
+                POOL_IN_USE.dec()
+    finally:
+        queue.release()
 
 
 async def provide_conn(state: State) -> AsyncIterator[asyncpg.Connection]:

@@ -29,9 +29,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from schemas.events import EVENT_TYPES, Event, decode_event, decode_head
+from services.logs import event_id
 from services.settings import Settings
 from workers.constants import DEAD_LETTER_MAXLEN, DEAD_LETTERS, key
 from workers.delivery import Consumer, Delivery
+from workers.metrics import EVENTS_HANDLED
 
 log = logging.getLogger("usher.consumers")
 
@@ -174,6 +176,7 @@ class GroupRunner:
                         applied += outcome
                         duplicates += not outcome
             self.applied += applied
+            EVENTS_HANDLED.labels(group=self.group).inc(applied)
             self.duplicates += duplicates
         if done:
             await self._acknowledge(done)
@@ -211,6 +214,15 @@ class GroupRunner:
     async def _apply(self, conn: asyncpg.Connection, stream_id: str, event: Event) -> bool | None:
         """Run the handler once per (group, event): True applied, False a duplicate dropped,
         None failed (left pending, to be retried)."""
+        token = event_id.set(str(event.id))
+        try:
+            return await self._apply_once(conn, stream_id, event)
+        finally:
+            event_id.reset(token)
+
+    async def _apply_once(
+        self, conn: asyncpg.Connection, stream_id: str, event: Event
+    ) -> bool | None:
         try:
             async with conn.transaction():  # a savepoint: a failure undoes this entry only
                 first = await conn.fetchval(_FIRST_DELIVERY, self.group, event.id)

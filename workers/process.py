@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from services.db import create_pool
 from services.settings import Settings
+from workers import metrics
 from workers.consumers import GroupRunner
 from workers.delivery import Consumer
 from workers.registry import CONSUMERS
@@ -39,7 +40,13 @@ def default_consumer_name() -> str:
 async def run_relay(settings: Settings) -> None:
     relay = Relay(settings)
     _on_signals(relay.stop)
-    await relay.run()
+    metrics.serve(settings)
+    measuring = asyncio.create_task(metrics.measure_backbone(settings, relay.redis))
+    try:
+        await relay.run()
+    finally:
+        measuring.cancel()
+        await asyncio.gather(measuring, return_exceptions=True)
 
 
 def consumer_redis(settings: Settings) -> Redis:
@@ -62,6 +69,7 @@ async def run_worker(
     """Run every consumer group (and, with `jobs`, the arq worker) until SIGTERM or SIGINT."""
     stop = asyncio.Event()
     _on_signals(stop.set)
+    metrics.serve(settings)
     name = name or default_consumer_name()
     pool = await create_pool(
         settings.database.url,

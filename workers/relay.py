@@ -44,6 +44,7 @@ from redis.exceptions import RedisError
 from services.ids import uuid7
 from services.settings import Settings
 from workers.constants import NOTIFY_CHANNEL, RELAY_FENCE, RELAY_LOCK, key
+from workers.metrics import RELAY_LEADING, count_published
 
 log = logging.getLogger("usher.relay")
 
@@ -160,6 +161,7 @@ class Relay:
                     await self._sleep(BACKOFF_START)
                 finally:
                     self.leading = False
+                    RELAY_LEADING.set(0)
                     conn.terminate()  # ends the session, and with it the advisory lock
         finally:
             if self._own_redis:
@@ -188,6 +190,7 @@ class Relay:
 
         await conn.add_listener(NOTIFY_CHANNEL, notified)
         self.leading = True
+        RELAY_LEADING.set(1)
         token = str(uuid7())
         log.info("relay leads (fence %s)", token)
         poll = self.events.relay_poll_ms / 1000
@@ -279,6 +282,7 @@ class Relay:
         await self._publish(keys=[self.fence_key, self.stream], args=args)
         await self._mark_published(conn, [row["position"] for row in rows])
         self.published += len(rows)
+        count_published(row["event_type"] for row in rows)
         return len(rows)
 
     async def _mark_published(self, conn: asyncpg.Connection, positions: list[int]) -> None:

@@ -17,6 +17,7 @@ from arq.cron import CronJob, cron
 from arq.worker import Function, Worker, func
 
 from services.db import create_pool as create_db_pool
+from services.logs import job_id
 from services.settings import Settings
 from workers.constants import ARQ_HEALTH, ARQ_QUEUE, key
 from workers.devices import (
@@ -104,6 +105,11 @@ async def _startup(ctx: dict[str, Any]) -> None:
         ctx["own_pool"] = True
 
 
+async def _job_started(ctx: dict[str, Any]) -> None:
+    """Each arq job runs in a task of its own: its log records carry its id from here on."""
+    job_id.set(str(ctx.get("job_id", "")) or None)
+
+
 async def _shutdown(ctx: dict[str, Any]) -> None:
     await close_mailer(ctx)
     if ctx.pop("own_pool", False):
@@ -132,6 +138,7 @@ def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "max_tries": events.job_tries,
         "on_startup": _startup,
         "on_shutdown": _shutdown,
+        "on_job_start": _job_started,
         "handle_signals": False,
         "ctx": {"settings": settings},
     }

@@ -34,6 +34,7 @@ from workers.emails.letters import Letter, ScreeningFacts
 from workers.emails.render import compose, decode_context, envelope_sender, render
 from workers.emails.smtp import Mailer, SendFailed
 from workers.jobs import enqueue
+from workers.metrics import EMAILS, EMAILS_QUEUED
 
 log = logging.getLogger("usher.emails")
 
@@ -85,6 +86,7 @@ async def queue_emails(delivery: Delivery, event: Event) -> None:
     letters = await letters_for(delivery.conn, event, delivery.settings)
     domain = delivery.settings.mail.sender_domain
     new = await store.insert_emails(delivery.conn, new_rows(letters, event.id, domain))
+    EMAILS_QUEUED.inc(len(new))
     for n in range(0, len(new), SEND_BATCH):
         batch = [str(email_id) for email_id in new[n : n + SEND_BATCH]]
         await delivery.enqueue(
@@ -125,6 +127,7 @@ async def close_mailer(ctx: dict[str, Any]) -> None:
 async def send_email(ctx: dict[str, Any], email_id: str) -> str:
     """arq job: send one email if it is this job's to send; returns what happened."""
     outcome = await _send_one(ctx, UUID(email_id))
+    EMAILS.labels(outcome=outcome).inc()
     if outcome in NOT_YET:
         _retry_soon(ctx)
     return outcome
@@ -135,6 +138,8 @@ async def send_emails(ctx: dict[str, Any], email_ids: list[str]) -> dict[str, in
     transaction that may commit while this job runs); returns how many ended how. Run again
     while some are not there yet: those already sent are then skipped at once."""
     outcomes = Counter([await _send_one(ctx, UUID(email_id)) for email_id in email_ids])
+    for outcome, n in outcomes.items():
+        EMAILS.labels(outcome=outcome).inc(n)
     if outcomes.keys() & NOT_YET:
         _retry_soon(ctx)
     return dict(outcomes)
