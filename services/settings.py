@@ -19,6 +19,8 @@ class DatabaseSettings(msgspec.Struct, frozen=True):
     pool_max: int = 20
     # False when USHER_DATABASE_URL is unset: `usher dev` then starts an embedded server.
     configured: bool = True
+    # A read replica (a hot standby of `url`): anonymous programme reads go there when set.
+    replica_url: str = ""
 
 
 class RedisSettings(msgspec.Struct, frozen=True):
@@ -212,6 +214,7 @@ def get_settings() -> Settings:
             pool_min=_int("DB_POOL_MIN", 2),
             pool_max=_int("DB_POOL_MAX", 20),
             configured=_is_set("DATABASE_URL"),
+            replica_url=_env("DATABASE_REPLICA_URL", ""),
         ),
         redis=RedisSettings(
             url=_env("REDIS_URL", "") or "redis://127.0.0.1:6379/0",
