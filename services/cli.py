@@ -54,6 +54,9 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_create_staff(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from schemas.staff import StaffMemberIn
     from services.db import connect
     from services.errors import Conflict
     from services.staff import store
@@ -65,6 +68,14 @@ def cmd_create_staff(args: argparse.Namespace) -> int:
         password = getpass.getpass("password: ")
     if len(password) < 10:
         print("usher: the password needs at least 10 characters", file=sys.stderr)
+        return 2
+    try:  # the same rules as POST /v1/staff/members: one parsed address, a one-line name
+        msgspec.convert(
+            {"email": args.email, "name": args.name or args.email, "password": password},
+            StaffMemberIn,
+        )
+    except msgspec.ValidationError as exc:
+        print(f"usher: {exc}", file=sys.stderr)
         return 2
 
     async def run() -> None:
