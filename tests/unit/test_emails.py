@@ -316,3 +316,34 @@ def test_any_text_survives_quoted_printable(text: str) -> None:
     assert all(len(line) <= 998 for line in data.split(b"\r\n"))
     part = _parse(data)
     assert part.get_content().replace("\r\n", "\n") == text
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=400))
+def test_no_text_adds_a_header_or_ends_the_headers(text: str) -> None:
+    """Whatever a name or a subject holds (CR, LF, NEL, U+2028, a 400-letter word), the message
+    has exactly our headers, each on its own lines, and the address it was written to."""
+    data = mime.message(
+        [("Subject", text), ("To", mime.address(text, mime.ascii_address("ana@example.org")))],
+        mime.text_part("plain", "hi\n"),
+    )
+    assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+    message = _parse(data)
+    assert [name for name, _ in message.items()] == [
+        "Subject",
+        "To",
+        "MIME-Version",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+    ]
+    assert [a.addr_spec for a in message["To"].addresses] == ["ana@example.org"]
+    assert message.get_content().replace("\r\n", "\n") == "hi\n"
+
+
+def test_a_header_that_would_break_its_line_is_never_written() -> None:
+    assert mime.top_header("Subject", "Hi\r\nBcc: evil@attacker.example") == (
+        b"Subject: Hi Bcc: evil@attacker.example\r\n"
+    )
+    with pytest.raises(ValueError, match="CR or LF"):  # the registry's own refusal
+        mime.address("Ana", "ana@example.org\r\nBcc: evil@attacker.example")
+    with pytest.raises(ValueError, match="not one e-mail address"):
+        mime.ascii_address("v>,<evil@attacker.example")

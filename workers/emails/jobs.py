@@ -28,6 +28,7 @@ from services.notifications import rules, store
 from services.outbox import record_event
 from services.settings import Settings
 from workers.delivery import Delivery
+from workers.emails import mime
 from workers.emails.devices import pickup_reminder
 from workers.emails.kinds import letters_for, screening_reminder
 from workers.emails.letters import Letter, ScreeningFacts
@@ -186,7 +187,8 @@ async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
     if leased.attempts > mail.max_attempts:
         await _fail(pool, leased, "the worker died while sending it, every time", "exhausted")
         return "exhausted"
-    try:
+    try:  # an address that does not parse can never be delivered: failed for good, like this
+        recipient = mime.ascii_address(leased.recipient)
         context = decode_context(leased.kind, leased.context)
         message = compose(
             render(leased.kind, context, settings),
@@ -203,7 +205,7 @@ async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
         await _fail(pool, leased, f"cannot render: {exc!r}", "permanent")
         return "permanent"
     try:
-        await mailer(ctx).send(message, envelope_sender(settings), leased.recipient)
+        await mailer(ctx).send(message, envelope_sender(settings), recipient)
     except SendFailed as failure:
         return await _after_failure(ctx, leased, failure)
     async with pool.acquire() as proxy:

@@ -5,6 +5,7 @@ attached, and the headers (the row's Message-ID, From, To, Date, Auto-Submitted)
 from __future__ import annotations
 
 from datetime import datetime
+from email.headerregistry import Address
 from email.utils import format_datetime, parseaddr
 from functools import cache
 from pathlib import Path
@@ -44,7 +45,11 @@ class Rendered(msgspec.Struct, frozen=True):
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",)),
+        # HTML templates escape what they show; a subject (rendered from a string) and the
+        # plain-text part are not HTML: `Harold & Maude` stays as it is there
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html.j2",), default_for_string=False
+        ),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -140,11 +145,10 @@ def compose(
             headers=(("Content-Disposition", f'attachment; filename="{name}"'),),
         )
         body = mime.Multipart("mixed", [body, calendar_part])
-    sender_name, sender_address = _sender(settings.mail.sender)
-    headers = [
+    headers: list[tuple[str, str | Address]] = [
         ("Subject", rendered.subject),
-        ("From", mime.address(sender_name, sender_address)),
-        ("To", mime.address(recipient_name, recipient)),
+        ("From", _from(settings.mail.sender)),
+        ("To", mime.address(recipient_name, mime.ascii_address(recipient))),
         ("Date", format_datetime(now)),
         ("Message-ID", message_id),
         ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies, please
@@ -158,6 +162,11 @@ def compose(
 @cache
 def _sender(sender: str) -> tuple[str, str]:
     return parseaddr(sender)
+
+
+@cache
+def _from(sender: str) -> Address:
+    return mime.address(*_sender(sender))
 
 
 def envelope_sender(settings: Settings) -> str:
