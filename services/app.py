@@ -19,9 +19,10 @@ from services.metrics import metrics, prometheus_config
 from services.notifications.routes import NOTIFICATION_ROUTES
 from services.problems import EXCEPTION_HANDLERS
 from services.request_log import request_log_middleware
-from services.settings import Settings, get_settings
+from services.settings import Settings, get_settings, key_problem
 from services.staff.auth import PUBLIC, jwt_auth
 from services.staff.routes import STAFF_ROUTES
+from services.staff.status import StaffStatus
 from services.state import DEPENDENCIES, connection, lifespan
 
 
@@ -36,6 +37,8 @@ async def healthz(state: State) -> dict[str, str]:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the API. Tests pass their own settings; servers read them from the environment."""
     settings = settings or get_settings()
+    if (problem := key_problem(settings.auth)) is not None:  # `usher serve` says so first
+        raise RuntimeError(problem)
     auth = jwt_auth(settings)
     route_handlers: list[Any] = [
         healthz,
@@ -49,7 +52,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
-        state=State({"settings": settings, "jwt": auth}),
+        state=State(
+            {
+                "settings": settings,
+                "jwt": auth,
+                "staff_status": StaffStatus(settings.auth.status_seconds),
+            }
+        ),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_log_middleware, prometheus_config().middleware],

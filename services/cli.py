@@ -13,9 +13,18 @@ import tempfile
 from collections.abc import Callable
 from datetime import date
 
-from services.settings import Settings, get_settings
+from services.settings import Settings, get_settings, key_problem
 
 Command = Callable[[argparse.Namespace], int]
+
+
+def _keys_refused() -> bool:
+    """serve, worker and relay never run on a missing, short or development key: one line on
+    stderr, and the command exits 2 (docs/security.md, the production checklist)."""
+    problem = key_problem(get_settings().auth)
+    if problem is not None:
+        print(f"usher: {problem}", file=sys.stderr)
+    return problem is not None
 
 
 async def _migrate() -> list[str]:
@@ -101,6 +110,8 @@ def cmd_create_staff(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if _keys_refused():
+        return 2
     settings = get_settings()
     metrics_dir = None
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -135,6 +146,8 @@ def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
+    if _keys_refused():
+        return 2
     from workers.process import run_relay
 
     asyncio.run(run_relay(get_settings()))
@@ -142,6 +155,8 @@ def cmd_relay(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if _keys_refused():
+        return 2
     from workers.process import run_worker
     from workers.registry import CONSUMERS
 

@@ -6,6 +6,7 @@ they call `get_settings()` and clear the cache with `get_settings.cache_clear()`
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
 from functools import lru_cache
@@ -36,8 +37,22 @@ class RedisSettings(msgspec.Struct, frozen=True):
 
 
 class AuthSettings(msgspec.Struct, frozen=True):
+    """The keys (docs/security.md): `secret` signs staff tokens; ticket codes are signed with a
+    key of their own, USHER_TICKET_KEY or else one derived from `secret` for that purpose only,
+    and still verified with each of `previous_ticket_keys` (a key rotation keeps the tickets
+    already emailed)."""
+
     secret: str
     token_minutes: int = 12 * 60
+    status_seconds: float = 30.0  # a deactivated or deleted account's tokens fail within this
+    ticket_key: str = ""  # "": derived from `secret`
+    previous_ticket_keys: tuple[str, ...] = ()
+
+    @property
+    def ticket_keys(self) -> tuple[str, ...]:
+        """The key that signs ticket codes, then the earlier ones that still verify."""
+        signing = self.ticket_key or hmac.new(self.secret.encode(), _TICKETS, "sha256").hexdigest()
+        return (signing, *self.previous_ticket_keys)
 
 
 class BoxOfficeSettings(msgspec.Struct, frozen=True):
@@ -129,7 +144,33 @@ class Settings(msgspec.Struct, frozen=True):
         return _local_url(self.host, self.port)
 
 
-DEV_SECRET = "usher-dev-secret-change-me-in-production"
+DEV_SECRET = "usher-dev-secret-change-me-in-production"  # refused by serve, worker and relay
+MIN_KEY_BYTES = 32
+_TICKETS = b"usher ticket codes v1"  # the purpose label of the derived ticket key
+_NEW_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def key_problem(auth: AuthSettings) -> str | None:
+    """Why these keys must not run the API, a worker or the relay (one line), or None: unset
+    or empty, the development value, shorter than MIN_KEY_BYTES, or a ticket key that is the
+    staff-token key itself."""
+    named = [("USHER_SECRET_KEY", auth.secret)]
+    if auth.ticket_key:
+        named.append(("USHER_TICKET_KEY", auth.ticket_key))
+    named += [("USHER_PREVIOUS_TICKET_KEYS", key) for key in auth.previous_ticket_keys]
+    for name, key in named:
+        if not key:
+            return f"{name} is not set; set it to a random value, e.g. the output of `{_NEW_KEY}`"
+        if key == DEV_SECRET:
+            return f"{name} is the development key written in the source; set a random one"
+        if len(key.encode()) < MIN_KEY_BYTES:
+            return (
+                f"{name} is {len(key.encode())} bytes; it needs at least {MIN_KEY_BYTES}"
+                f" (e.g. the output of `{_NEW_KEY}`)"
+            )
+    if auth.ticket_key == auth.secret:
+        return "USHER_TICKET_KEY must differ from USHER_SECRET_KEY (tickets get a key of their own)"
+    return None
 
 
 def _env(name: str, default: str) -> str:
@@ -222,8 +263,13 @@ def get_settings() -> Settings:
             configured=_is_set("REDIS_URL"),
         ),
         auth=AuthSettings(
-            secret=_env("SECRET_KEY", DEV_SECRET),
+            secret=_env("SECRET_KEY", ""),  # required by serve, worker and relay (key_problem)
             token_minutes=_int("TOKEN_MINUTES", 12 * 60),
+            status_seconds=min(_float("STAFF_STATUS_SECONDS", 30.0), 60.0),
+            ticket_key=_env("TICKET_KEY", ""),
+            previous_ticket_keys=tuple(
+                k.strip() for k in _env("PREVIOUS_TICKET_KEYS", "").split(",") if k.strip()
+            ),
         ),
         box_office=BoxOfficeSettings(
             max_seats_per_hold=_int("MAX_SEATS_PER_HOLD", 10),

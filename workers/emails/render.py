@@ -14,9 +14,10 @@ from typing import Any
 import jinja2
 import msgspec
 
+from services import ticket_codes
 from services.settings import Settings
 from workers.emails import mime
-from workers.emails.attachments import calendar, qr_png, ticket_code
+from workers.emails.attachments import calendar, qr_png
 from workers.emails.kinds import KINDS
 from workers.emails.letters import MailContext
 from workers.emails.present import FILTERS, accessibility
@@ -76,9 +77,10 @@ def render(kind: str, context: MailContext, settings: Settings) -> Rendered:
     spec = KINDS[kind]
     screening = context.screening
     tickets = []
+    signing_key = settings.auth.ticket_keys[0]
     if spec.tickets:
         for booking in context.bookings_of():
-            code = ticket_code(settings.auth.secret, booking)
+            code = ticket_codes.sign(signing_key, booking.booking_id, booking.reference)
             png, width = qr_png(code)
             tickets.append(
                 Ticket(booking.reference, code, f"ticket-{booking.reference}", png, width)
