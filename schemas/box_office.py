@@ -106,6 +106,11 @@ class Patron(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: Name
     email: EmailAddress
 
+
+class PatronIn(Patron, frozen=True, forbid_unknown_fields=True):
+    """The patron a confirmation names, the address parsed as one addr-spec (a Booking's
+    `patron`, read back from storage, is not parsed again: an older row must still read)."""
+
     def __post_init__(self) -> None:
         check_email("email", self.email)
 
@@ -119,7 +124,7 @@ class ConfirmIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Turn a live hold into a booking: one ticket per held seat, each with a ticket type the
     screening sells. Payment is taken outside Usher; pass its reference if there is one."""
 
-    patron: Patron
+    patron: PatronIn
     tickets: Annotated[list[TicketIn], msgspec.Meta(min_length=1, max_length=100)]
     payment_reference: (
         Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)] | None
