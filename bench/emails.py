@@ -264,6 +264,7 @@ async def main(args: argparse.Namespace) -> None:
         "USHER_SMTP_SECURITY": "none",
         "USHER_RELAY_POLL_MS": "200",
         "USHER_CONSUMER_BLOCK_MS": "200",
+        "USHER_SECRET_KEY": os.environ.get("USHER_SECRET_KEY") or secrets.token_urlsafe(48),
     }
     os.environ.update({k: v for k, v in env.items() if k.startswith("USHER_")})
     get_settings.cache_clear()
