@@ -173,16 +173,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_lag(args: argparse.Namespace) -> int:
     import msgspec
-    from redis.asyncio import Redis
 
     from services.db import connect
+    from services.redis_client import connect_redis
     from workers.lag import LagReport, measure, render
 
     settings = get_settings()
 
     async def run() -> LagReport:
         conn = await connect(settings.database.url)
-        redis = Redis.from_url(settings.redis.url, socket_timeout=5, socket_connect_timeout=2)
+        redis = connect_redis(settings.redis, socket_timeout=5, socket_connect_timeout=2)
         try:
             return await measure(settings, conn, redis)
         finally:

@@ -29,6 +29,9 @@ class RedisSettings(msgspec.Struct, frozen=True):
     prefix: str = "usher:"
     # False when USHER_REDIS_URL is unset: `usher dev` then starts an embedded server.
     configured: bool = True
+    # Redis Sentinel: (host, port) of each sentinel, and the name of the primary they watch
+    sentinels: tuple[tuple[str, int], ...] = ()
+    sentinel_master: str = "mymaster"
 
     @property
     def events_stream(self) -> str:
@@ -237,6 +240,17 @@ def _origins(name: str) -> tuple[str, ...]:
     return origins
 
 
+def _addresses(name: str) -> tuple[tuple[str, int], ...]:
+    """`host:port,host:port` (IPv6 in brackets: `[::1]:26379`)."""
+    found: list[tuple[str, int]] = []
+    for item in filter(None, (part.strip() for part in _env(name, "").split(","))):
+        host, sep, port = item.rpartition(":")
+        if not sep or not port.isdigit() or not host:
+            raise RuntimeError(f"USHER_{name}: {item!r} is not host:port")
+        found.append((host.strip("[]"), int(port)))
+    return tuple(found)
+
+
 def _local_url(host: str, port: int) -> str:
     """Where a client on this machine reaches an API bound to host:port."""
     if host in {"0.0.0.0", "::", ""}:
@@ -261,6 +275,8 @@ def get_settings() -> Settings:
             url=_env("REDIS_URL", "") or "redis://127.0.0.1:6379/0",
             prefix=_env("REDIS_PREFIX", "usher:"),
             configured=_is_set("REDIS_URL"),
+            sentinels=_addresses("REDIS_SENTINELS"),
+            sentinel_master=_env("REDIS_SENTINEL_MASTER", "mymaster"),
         ),
         auth=AuthSettings(
             secret=_env("SECRET_KEY", ""),  # required by serve, worker and relay (key_problem)

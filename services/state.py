@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from services.db import create_pool
 from services.metrics import POOL_IN_USE, POOL_WAITING
+from services.redis_client import connect_redis
 from services.settings import Settings
 from services.shutdown import Shutdown
 
@@ -39,7 +40,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             max_size=settings.database.pool_max,
         )
         app.state.replica_queue = asyncio.Semaphore(settings.database.pool_max)
-    app.state.redis = Redis.from_url(settings.redis.url)
+    app.state.redis = connect_redis(settings.redis)
     app.state.shutdown = Shutdown()
     app.state.shutdown.install()
     try:

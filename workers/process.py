@@ -13,6 +13,7 @@ from arq.worker import Worker
 from redis.asyncio import Redis
 
 from services.db import create_pool
+from services.redis_client import connect_redis
 from services.settings import Settings
 from workers import metrics
 from workers.consumers import GroupRunner
@@ -51,8 +52,8 @@ async def run_relay(settings: Settings) -> None:
 
 def consumer_redis(settings: Settings) -> Redis:
     """A client whose socket timeout outlasts the blocking XREADGROUP (redis-py #3138)."""
-    redis: Redis = Redis.from_url(
-        settings.redis.url,
+    redis: Redis = connect_redis(
+        settings.redis,
         socket_timeout=settings.events.consumer_block_ms / 1000 + 5,
         socket_connect_timeout=2,
     )

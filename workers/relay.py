@@ -42,6 +42,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.ids import uuid7
+from services.redis_client import connect_redis
 from services.settings import Settings
 from workers.constants import NOTIFY_CHANNEL, RELAY_FENCE, RELAY_LOCK, key
 from workers.metrics import RELAY_LEADING, count_published
@@ -119,8 +120,8 @@ class Relay:
         self.stream = settings.redis.events_stream
         self.fence_key = key(settings.redis, RELAY_FENCE)
         self._own_redis = redis is None
-        self.redis = redis or Redis.from_url(
-            settings.redis.url, socket_timeout=5, socket_connect_timeout=2
+        self.redis = redis or connect_redis(
+            settings.redis, socket_timeout=5, socket_connect_timeout=2
         )
         self._publish = self.redis.register_script(_PUBLISH)
         self._wake = asyncio.Event()
