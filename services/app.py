@@ -12,6 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from schemas.common import Problem
+from services import tracing
 from services.access.routes import ACCESS_ROUTES
 from services.box_office.routes import BOX_OFFICE_ROUTES
 from services.catalog.routes import CATALOG_ROUTES
@@ -39,6 +40,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     if (problem := key_problem(settings.auth)) is not None:  # `usher serve` says so first
         raise RuntimeError(problem)
+    if not tracing.enabled():
+        tracing.configure("usher-api", settings.otlp_endpoint)
+    middleware: list[Any] = [request_log_middleware, prometheus_config().middleware]
+    if tracing.enabled():
+        middleware.insert(0, tracing.asgi_middleware())
     auth = jwt_auth(settings)
     route_handlers: list[Any] = [
         healthz,
@@ -61,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_log_middleware, prometheus_config().middleware],
+        middleware=middleware,
         on_app_init=[auth.on_app_init],
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),  # USHER_CORS_ORIGINS

@@ -140,6 +140,8 @@ class Settings(msgspec.Struct, frozen=True):
     # metrics on this port when it is not 0
     metrics_token: str = ""
     metrics_port: int = 0
+    # OpenTelemetry traces over OTLP/HTTP to this collector (e.g. http://otel-collector:4318)
+    otlp_endpoint: str = ""
 
     @property
     def local_url(self) -> str:
@@ -339,4 +341,5 @@ def get_settings() -> Settings:
         log_format=_choice("LOG_FORMAT", "plain", ("plain", "json")),
         metrics_token=_env("METRICS_TOKEN", ""),
         metrics_port=_int("METRICS_PORT", 0),
+        otlp_endpoint=_env("OTLP_ENDPOINT", ""),
     )

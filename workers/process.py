@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from arq.worker import Worker
 from redis.asyncio import Redis
 
+from services import tracing
 from services.db import create_pool
 from services.redis_client import connect_redis
 from services.settings import Settings
@@ -39,6 +40,7 @@ def default_consumer_name() -> str:
 
 
 async def run_relay(settings: Settings) -> None:
+    tracing.configure("usher-relay", settings.otlp_endpoint)
     relay = Relay(settings)
     _on_signals(relay.stop)
     metrics.serve(settings)
@@ -68,6 +70,7 @@ async def run_worker(
     jobs: bool = True,
 ) -> None:
     """Run every consumer group (and, with `jobs`, the arq worker) until SIGTERM or SIGINT."""
+    tracing.configure("usher-worker", settings.otlp_endpoint)
     stop = asyncio.Event()
     _on_signals(stop.set)
     metrics.serve(settings)

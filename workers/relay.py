@@ -41,6 +41,7 @@ import asyncpg
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services import tracing
 from services.ids import uuid7
 from services.redis_client import connect_redis
 from services.settings import Settings
@@ -280,7 +281,18 @@ class Relay:
         args: list[str] = [token, str(max(min_id, 0))]
         for row in rows:
             args += (str(row["event_id"]), row["event_type"], row["payload"])
-        await self._publish(keys=[self.fence_key, self.stream], args=args)
+        with contextlib.ExitStack() as spans:  # one span per event while tracing is on
+            for row in rows:
+                parent = tracing.carried(row["payload"])
+                if parent:
+                    spans.enter_context(
+                        tracing.span(
+                            f"publish {row['event_type']}",
+                            parent,
+                            **{"messaging.destination.name": self.stream},
+                        )
+                    )
+            await self._publish(keys=[self.fence_key, self.stream], args=args)
         await self._mark_published(conn, [row["position"] for row in rows])
         self.published += len(rows)
         count_published(row["event_type"] for row in rows)
