@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from schemas.common import Problem
 from services.access.routes import ACCESS_ROUTES
 from services.box_office.routes import BOX_OFFICE_ROUTES
+from services.callers import proxy_headers
 from services.catalog.routes import CATALOG_ROUTES
 from services.metrics import metrics, prometheus_config
 from services.notifications.routes import NOTIFICATION_ROUTES
@@ -52,7 +53,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"settings": settings, "jwt": auth}),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_log_middleware, prometheus_config().middleware],
+        # the caller's address first (services/callers.py), then the request's id and metrics
+        middleware=[
+            proxy_headers(settings),
+            request_log_middleware,
+            prometheus_config().middleware,
+        ],
         on_app_init=[auth.on_app_init],
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),  # USHER_CORS_ORIGINS
