@@ -15,6 +15,7 @@ from schemas.common import Problem
 from services import tracing
 from services.access.routes import ACCESS_ROUTES
 from services.box_office.routes import BOX_OFFICE_ROUTES
+from services.callers import proxy_headers
 from services.catalog.routes import CATALOG_ROUTES
 from services.metrics import metrics, prometheus_config
 from services.notifications.routes import NOTIFICATION_ROUTES
@@ -42,9 +43,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         raise RuntimeError(problem)
     if not tracing.enabled():
         tracing.configure("usher-api", settings.otlp_endpoint)
-    middleware: list[Any] = [request_log_middleware, prometheus_config().middleware]
+    # the caller's address first (services/callers.py), then the request's id and metrics
+    middleware: list[Any] = [
+        proxy_headers(settings),
+        request_log_middleware,
+        prometheus_config().middleware,
+    ]
     if tracing.enabled():
-        middleware.insert(0, tracing.asgi_middleware())
+        middleware.insert(1, tracing.asgi_middleware())
     auth = jwt_auth(settings)
     route_handlers: list[Any] = [
         healthz,

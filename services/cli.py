@@ -140,7 +140,7 @@ def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
         log_level=args.log_level,
         access_log=args.access_log,
         log_config=uvicorn_log_config(settings.log_format, args.log_level),
-        proxy_headers=True,
+        proxy_headers=False,  # the app reads X-Forwarded-For itself (USHER_TRUSTED_PROXIES)
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 

@@ -40,7 +40,9 @@ def problem(
 
 
 def _usher_error(request: Request[Any, Any, Any], exc: UsherError) -> Response[dict[str, Any]]:
-    return problem(exc.status, exc.slug, exc.title, exc.detail, request, **exc.extra)
+    response = problem(exc.status, exc.slug, exc.title, exc.detail, request, **exc.extra)
+    response.headers.update(getattr(exc, "headers", {}))  # Retry-After of a 429
+    return response
 
 
 # msgspec names a missing or unknown field in its message, and so does schemas' check_email (run

@@ -7,10 +7,12 @@ they call `get_settings()` and clear the cache with `get_settings.cache_clear()`
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
 import re
 from functools import lru_cache
 
+import limits
 import msgspec
 
 
@@ -75,6 +77,21 @@ class AccessSettings(msgspec.Struct, frozen=True):
     max_reservations_per_client: int = 4  # live reservations per client per screening
 
 
+class LimitSettings(msgspec.Struct, frozen=True):
+    """Who a caller is and how often it may act (services/callers.py, docs/security.md).
+
+    `trusted_proxies`: the networks of the reverse proxies in front of the API; X-Forwarded-For
+    is read only from a peer in them (none by default: the peer's own address counts). Rates
+    are `limits` strings (`30/minute`, `10 per 15 minutes`), per caller address unless named
+    per account; callers with a staff token are exempt from the per-address ones."""
+
+    trusted_proxies: tuple[str, ...] = ()
+    holds: str = "30/minute"
+    device_reservations: str = "10/minute"
+    sign_in_per_address: str = "20/minute"
+    sign_in_per_account: str = "10 per 15 minutes"
+
+
 class MailSettings(msgspec.Struct, frozen=True):
     """Outgoing mail (workers/emails, docs/emails.md): the SMTP server, and how sending retries."""
 
@@ -131,6 +148,7 @@ class Settings(msgspec.Struct, frozen=True):
     # origins whose pages may call the API from the browser (CORS); ("*",): any
     cors_origins: tuple[str, ...] = ("*",)
     access: AccessSettings = AccessSettings()
+    limits: LimitSettings = LimitSettings()
     public_url: str = "http://127.0.0.1:8000"
     data_dir: str = ".usher"
     debug: bool = False
@@ -253,6 +271,28 @@ def _addresses(name: str) -> tuple[tuple[str, int], ...]:
     return tuple(found)
 
 
+def _networks(name: str) -> tuple[str, ...]:
+    """A comma-separated list of IP networks (CIDR) or addresses; anything else is refused at
+    start-up, so a misspelt proxy is not silently never trusted."""
+    items = tuple(n.strip() for n in _env(name, "").split(",") if n.strip())
+    try:
+        return tuple(str(ipaddress.ip_network(n, strict=False)) for n in items)
+    except ValueError as exc:
+        raise RuntimeError(f"USHER_{name}: {exc} (give CIDRs such as 10.0.0.0/8 or ::1)") from exc
+
+
+def _rate(name: str, default: str) -> str:
+    """A rate such as `30/minute` or `10 per 15 minutes` (the `limits` library's notation)."""
+    value = _env(name, default)
+    try:
+        limits.parse(value)
+    except ValueError as exc:
+        raise RuntimeError(
+            f"USHER_{name} must be a rate such as 30/minute or 10 per 15 minutes, got {value!r}"
+        ) from exc
+    return value
+
+
 def _local_url(host: str, port: int) -> str:
     """Where a client on this machine reaches an API bound to host:port."""
     if host in {"0.0.0.0", "::", ""}:
@@ -330,6 +370,13 @@ def get_settings() -> Settings:
             no_show_minutes=_int("DEVICE_NO_SHOW_MINUTES", 20),
             overdue_minutes=_int("DEVICE_OVERDUE_MINUTES", 30),
             max_reservations_per_client=_int("MAX_DEVICE_RESERVATIONS_PER_CLIENT", 4),
+        ),
+        limits=LimitSettings(
+            trusted_proxies=_networks("TRUSTED_PROXIES"),
+            holds=_rate("RATE_HOLDS", "30/minute"),
+            device_reservations=_rate("RATE_DEVICE_RESERVATIONS", "10/minute"),
+            sign_in_per_address=_rate("RATE_SIGN_IN_PER_ADDRESS", "20/minute"),
+            sign_in_per_account=_rate("RATE_SIGN_IN_PER_ACCOUNT", "10 per 15 minutes"),
         ),
         host=host,
         port=port,
