@@ -7,7 +7,9 @@
     python3 deploy/bootstrap.py <usher command> [args]   # any other `usher` command
 
 It creates .venv beside pyproject.toml, installs uv into it, syncs the hash-pinned requirements
-(deploy/requirements/*.txt) and installs Usher itself in editable mode. A second run only checks
+(deploy/requirements/dev.txt, Usher with its `dev` extra: the embedded servers and mail sink of
+`usher dev`, the test and lint tools; app.txt, production's, for any other command on a fresh
+.venv) and installs Usher itself in editable mode. A second run only checks
 that the installed pins match and goes straight on.
 """
 
@@ -69,7 +71,9 @@ def ensure_environment(with_dev: bool) -> None:
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "dev"
     rest = argv[1:]
-    with_dev = command in {"test", "check"} or (VENV / ".usher-dev.sha256").exists()
+    # `dev` runs on the embedded servers and the mail sink of the dev extra (usher[dev]); other
+    # commands keep the dev extra once it is installed.
+    with_dev = command in {"dev", "test", "check"} or (VENV / ".usher-dev.sha256").exists()
     ensure_environment(with_dev)
     if command == "test":
         args = [str(BIN / "python"), "-m", "pytest", *rest]

