@@ -138,7 +138,13 @@ async def list_screenings(
     ] = None,
     audio_language: Language = None,
     subtitle_language: Language = None,
-    status: Annotated[ScreeningStatus | None, QueryParameter()] = None,
+    status: Annotated[
+        list[ScreeningStatus] | None,
+        QueryParameter(
+            description="Sale status, as each screening shows it; repeat for any of several. "
+            "Without it, every screening, cancelled ones included (shown as `cancelled`)"
+        ),
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[Screening]:
@@ -153,7 +159,7 @@ async def list_screenings(
         features=list(feature) if feature else None,
         audio_language=audio_language,
         subtitle_language=subtitle_language,
-        status=status,
+        statuses=tuple(status) if status else None,
     )
     items, next_cursor = await store.list_screenings(conn, where, cursor, limit)
     return Page(items=items, next_cursor=next_cursor)

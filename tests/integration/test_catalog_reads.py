@@ -99,7 +99,7 @@ async def test_series_venue_and_seat_map(client, demo):
 
 
 async def test_filters(client, demo):
-    async def count(**params: str) -> int:
+    async def count(**params: str | list[str]) -> int:
         response = await client.get("/v1/screenings", params=params)
         assert response.status_code == 200, response.text
         return len(response.json()["items"])
@@ -112,6 +112,12 @@ async def test_filters(client, demo):
     assert await count(audio_language="ro") == 10
     assert await count(subtitle_language="en") == 12
     assert await count(status="cancelled") == 0
+    assert await count(status="on_sale") == 12
+    # Repeated: any of them (not only the last).
+    assert await count(status=["on_sale", "cancelled"]) == 12
+    assert await count(status=["scheduled", "sold_out"]) == 0
+    refused = await client.get("/v1/screenings", params={"status": ["on_sale", "playing"]})
+    assert refused.status_code == 400, refused.text
     both = await client.get(
         "/v1/screenings?feature=hearing_loop&feature=assistive_listening&film=ghost-tropic"
     )
