@@ -53,6 +53,7 @@ class ScreeningFacts(msgspec.Struct, frozen=True):
     subtitle_mode: str | None
     features: list[str]
     notes: str = ""
+    device_kinds: list[str] = []  # kinds of access device in service for its auditorium
 
 
 class ReservationFacts(msgspec.Struct, frozen=True):
