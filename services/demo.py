@@ -30,6 +30,7 @@ from schemas.staff import Role
 from services.access import rules as access_rules
 from services.access import service as access
 from services.catalog import service
+from services.catalog.rules import coming_friday
 from services.staff import store as staff_store
 from services.staff.passwords import hash_password
 
@@ -166,11 +167,6 @@ def demo_inventory(cinema_1: UUID, cinema_2: UUID) -> list[DeviceIn]:
     add("CC", "captioning", access_rules.required_captioning(2), None, 1)
     add("AD", "audio_description", access_rules.required_audio_description(2), None, 1)
     return units
-
-
-def coming_friday(today: date) -> date:
-    """The first Friday after today."""
-    return today + timedelta(days=(4 - today.weekday()) % 7 or 7)
 
 
 def demo_times(today: date) -> list[tuple[datetime, str]]:

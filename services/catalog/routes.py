@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -28,6 +28,7 @@ from schemas.catalog import (
 )
 from schemas.common import REF_PATTERN, Page
 from services.catalog import service, store
+from services.catalog.rules import coming_friday
 from services.errors import InvalidInput
 from services.openapi import problems
 from services.staff.auth import PUBLIC, StaffRequest, manager_only
@@ -39,6 +40,8 @@ WRITE: dict[str, Any] = {
     "tags": ["programme (staff)"],
 }
 READ: dict[str, Any] = {"opt": PUBLIC, "tags": ["programme"]}
+# The example dates of the document: the coming Friday, when the demo programme starts.
+_FRIDAY = coming_friday(date.today())
 Cursor = Annotated[
     str | None,
     QueryParameter(pattern=r"^[A-Za-z0-9_-]{1,400}$", description="`next_cursor` of the last page"),
@@ -121,8 +124,9 @@ async def get_auditorium(conn: Db, auditorium_id: Annotated[UUID, PathParameter(
     summary="Screenings in start order, filtered",
     description=(
         "`from` and `to` are dates in each venue's own time zone, both inclusive: "
-        "`?film=here&from=2025-03-21&to=2025-03-25` answers when and where HERE plays on "
-        "that Friday to Tuesday. Repeat `feature` to require several."
+        f"`?film=here&from={_FRIDAY}&to={_FRIDAY + timedelta(days=4)}` answers when and where "
+        "HERE plays on the coming Friday to Tuesday (the demo programme's run). Repeat "
+        "`feature` to require several, `status` to accept any of several."
     ),
     **READ,
 )
