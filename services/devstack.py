@@ -25,7 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import FrameType
 from typing import NamedTuple, TextIO
@@ -109,7 +109,7 @@ async def prepare_database(url: str, today: date) -> list[str]:
     migrations applied now."""
     from services.db import connect
     from services.db.migrate import apply_migrations
-    from services.demo import load_demo_data
+    from services.demo import load_demo_data, screening_soon
 
     name = urlsplit(url).path.lstrip("/")
     try:
@@ -126,6 +126,7 @@ async def prepare_database(url: str, today: date) -> list[str]:
     try:
         applied = await apply_migrations(conn)
         await load_demo_data(conn, today)
+        await screening_soon(conn, datetime.now(UTC))  # the desk tour needs one (README)
     finally:
         await conn.close()
     return applied
