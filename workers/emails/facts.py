@@ -139,6 +139,7 @@ def reservation_facts(
     )
     return ReservationFacts(
         reservation_id=row.id,
+        number=row.number,
         kind=row.kind,
         kind_name=access_rules.KIND_NAMES.get(row.kind, row.kind),
         status=status,

@@ -70,6 +70,7 @@ class ReservationFacts(msgspec.Struct, frozen=True):
     pickup_from: datetime
     pickup_until: datetime
     booking_reference: str = ""
+    number: str = ""  # seven characters, read out at the desk
 
 
 class MailContext(msgspec.Struct, frozen=True, kw_only=True):
