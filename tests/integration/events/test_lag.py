@@ -60,7 +60,7 @@ async def test_lag_reports_the_waiting_backlog_and_recovers_when_drained(
     async with running(Relay(settings)):
         await wait_until(published(db))
         runner = group_runner(settings, db, redis)
-        await runner._ensure_group()
+        await runner._ensure_group(runner.consumer.start)
         async with db.acquire() as conn:
             report = await measure(strict, conn, redis)
         assert report.relay_leader is not None
