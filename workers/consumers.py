@@ -34,6 +34,7 @@ from services.outages import OUTAGES
 from services.settings import Settings
 from workers.constants import DEAD_LETTER_MAXLEN, DEAD_LETTERS, key
 from workers.delivery import Consumer, Delivery
+from workers.health import HEARTBEAT_SECONDS, forget, live_consumers, record_beat
 from workers.metrics import EVENTS_HANDLED
 
 log = logging.getLogger("usher.consumers")
@@ -94,11 +95,15 @@ class GroupRunner:
         next_claim = 0.0
         start: str | None = self.consumer.start
         outage_since: float | None = None
+        next_beat = 0.0
         while not self._stopping:
             try:
                 if start is not None:
                     await self._ensure_group(start)
                     start = None
+                if time.monotonic() >= next_beat:  # this group's loop is turning
+                    await record_beat(self.redis, self.settings.redis, self.group, self.name)
+                    next_beat = time.monotonic() + HEARTBEAT_SECONDS
                 if time.monotonic() >= next_claim:
                     await self._claim()
                     next_claim = time.monotonic() + self.claim_every
@@ -128,6 +133,7 @@ class GroupRunner:
                 pending_from = "0"
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
+        await forget(self.redis, self.settings.redis, self.group, self.name)
 
     async def _ensure_group(self, start: str) -> None:
         try:
@@ -298,12 +304,16 @@ class GroupRunner:
         await self._forget_idle_consumers()
 
     async def _forget_idle_consumers(self) -> None:
+        """Remove from the group the consumers whose worker is gone (no heartbeat) once their
+        pending entries were taken over, and any consumer idle for a day with nothing pending;
+        `usher lag` then counts only the living."""
+        live = await live_consumers(self.redis, self.settings.redis, self.group)
         for info in await self.redis.xinfo_consumers(self.stream, self.group):
             name = info["name"]
             name = name.decode() if isinstance(name, bytes) else name
-            if (
-                name != self.name
-                and info["pending"] == 0
-                and info["idle"] > FORGET_CONSUMERS_AFTER_MS
-            ):
+            if name == self.name or info["pending"] != 0:
+                continue
+            dead = name not in live and info["idle"] > self.events.claim_idle_ms
+            if dead or info["idle"] > FORGET_CONSUMERS_AFTER_MS:
                 await self.redis.xgroup_delconsumer(self.stream, self.group, name)
+                log.info("%s: removed consumer %s (its worker is gone)", self.group, name)
