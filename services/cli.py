@@ -1,5 +1,5 @@
-"""The `usher` command: dev | serve | worker | relay | lag | replay | migrate | demo-data |
-create-staff | events-doc | mail-sink."""
+"""The `usher` command: dev | serve | worker | relay | lag | alive | replay | migrate |
+demo-data | create-staff | events-doc | mail-sink."""
 
 from __future__ import annotations
 
@@ -177,6 +177,19 @@ def cmd_lag(args: argparse.Namespace) -> int:
     return 0 if report.healthy else 1
 
 
+def cmd_alive(args: argparse.Namespace) -> int:
+    from workers.health import alive
+
+    path = args.file or get_settings().events.health_file
+    if not path:
+        print("usher: no health file (set USHER_HEALTH_FILE)", file=sys.stderr)
+        return 2
+    if alive(path, args.within):
+        return 0
+    print(f"usher: {path} not touched for {args.within:.0f} s: the loop is stuck", file=sys.stderr)
+    return 1
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from datetime import datetime
     from uuid import UUID
@@ -291,6 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     lag = sub.add_parser("lag", help="relay and consumer lag; exit 1 when unhealthy")
     lag.add_argument("--json", action="store_true")
     lag.set_defaults(run=cmd_lag)
+    alive = sub.add_parser(
+        "alive", help="liveness of a worker or relay here: its health file is fresh (exit 0)"
+    )
+    alive.add_argument("--file", help="default: USHER_HEALTH_FILE")
+    alive.add_argument("--within", type=float, default=30.0, help="seconds (default 30)")
+    alive.set_defaults(run=cmd_alive)
     replay = sub.add_parser(
         "replay", help="publish retained outbox events again (consumers drop what they applied)"
     )
