@@ -343,32 +343,43 @@ async def prepare(stack: Stack) -> tuple[asyncpg.Pool, Redis, list[UUID]]:
 @dataclass
 class Settled:
     seconds: float  # from the end of the fault until every check held
+    parts: dict[str, float]  # when each part first held: events, groups, emails, holds
 
 
 async def settled(stack: Stack, pool: asyncpg.Pool, redis: Redis, since: float) -> Settled:
     """Wait until the system caught up by itself, then check every invariant."""
+    parts: dict[str, float] = {}
 
     async def caught_up() -> bool:
         try:
-            if await pool.fetchval(CAUGHT_UP) is not True:
-                return False
+            row = await pool.fetchrow(CAUGHT_UP)
             async with pool.acquire() as conn:
                 report = await measure(stack.settings, conn, redis)
         except (OSError, *POOL_ERRORS):
             return False
+        assert row is not None
         busy = [g for g in report.groups if g.pending or g.undelivered]
-        return report.healthy and not busy and report.outbox_waiting == 0
+        now = round(time.monotonic() - since, 1)
+        done = {
+            "events published": report.outbox_waiting == 0,
+            "groups caught up": report.healthy and not busy,
+            "emails sent": row["emails"],
+            "expired holds released": row["holds"],
+        }
+        for name, ok in done.items():
+            if ok:
+                parts.setdefault(name, now)
+        return all(done.values())
 
     await wait_until(caught_up, within=90, every=0.2)
     took = time.monotonic() - since
     await check_invariants(stack, pool, redis)
-    return Settled(took)
+    return Settled(took, parts)
 
 
 CAUGHT_UP = """
-    SELECT NOT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL)
-       AND NOT EXISTS (SELECT 1 FROM hold WHERE status = 'live' AND expires_at < now())
-       AND NOT EXISTS (SELECT 1 FROM email WHERE status <> 'sent')
+    SELECT NOT EXISTS (SELECT 1 FROM hold WHERE status = 'live' AND expires_at < now()) AS holds,
+           NOT EXISTS (SELECT 1 FROM email WHERE status <> 'sent') AS emails
 """
 
 

@@ -37,7 +37,8 @@ async def _finish(
     assert usher.load.statuses[500] == 0
     print(
         f"\nFAULT {name}: recovered (everything caught up and checked) {result.seconds:.1f} s "
-        f"after the fault ended; answers {dict(usher.load.statuses)}; emails twice "
+        f"after the fault ended (first held, s: {result.parts}); answers "
+        f"{dict(usher.load.statuses)}; emails twice "
         f"{len(duplicates)}; {figures}"
     )
     assert len(duplicates) <= may_repeat, f"emails received twice: {duplicates}"
@@ -50,7 +51,7 @@ async def test_redis_stopped_and_started_again(usher: Running) -> None:
     await _steady(usher)
     usher.stack.redis_server.kill()
     down = time.monotonic()
-    await _steady(usher, 20)  # the API sells without Redis; the events wait in the outbox
+    await _steady(usher, 30)  # the API sells without Redis; the events wait in the outbox
     usher.stack.redis_server.start()
     await _finish(usher, "redis stopped", time.monotonic(), down_seconds=time.monotonic() - down)
 
@@ -69,9 +70,10 @@ async def test_redis_restarted_empty(usher: Running) -> None:
 async def test_postgresql_restarted(usher: Running) -> None:
     usher.load.start()
     await _steady(usher)
-    await asyncio.to_thread(usher.stack.postgres.restart)
-    await _finish(usher, "postgresql restarted", time.monotonic())
-    assert usher.load.statuses[503] or usher.load.statuses[0] >= 0  # 503s, never 500s
+    down = time.monotonic()
+    await asyncio.to_thread(usher.stack.postgres.restart)  # returns once it accepts again
+    restart = time.monotonic() - down
+    await _finish(usher, "postgresql restarted", time.monotonic(), restart_seconds=restart)
 
 
 async def test_a_worker_killed(usher: Running) -> None:
