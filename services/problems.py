@@ -168,8 +168,20 @@ UNAVAILABLE_LOG_EVERY = 30.0  # seconds: an outage is logged once, not once per 
 _last_logged = [float("-inf")]
 
 
+def _during_outage(exc: BaseException | None) -> bool:
+    """An outage, or an error raised while one was being handled: a transaction's exit on a
+    connection the outage closed raises InterfaceError with the outage as its context."""
+    for _ in range(8):  # the chain is short; a cycle must not hang us
+        if exc is None:
+            return False
+        if isinstance(exc, UNAVAILABLE):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    if isinstance(exc, UNAVAILABLE):  # raised inside another exception's handling, or wrapped
+    if _during_outage(exc):  # raised inside another exception's handling, or wrapped
         return _unavailable(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
