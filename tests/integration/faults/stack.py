@@ -235,14 +235,14 @@ class Stack:
     def _start(self, *args: str) -> subprocess.Popen[bytes]:
         self.started += 1
         name = f"{args[0]}-{self.started}"
-        log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", *args],
-            cwd=ROOT,
-            env=self.env(USHER_HEALTH_FILE=str(self.tmp / f"{name}.alive")),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.tmp / f"{name}.log", "wb") as log:  # the child keeps its own copy
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", *args],
+                cwd=ROOT,
+                env=self.env(USHER_HEALTH_FILE=str(self.tmp / f"{name}.alive")),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.log_of[proc.pid] = self.tmp / f"{name}.log"
         return proc
 
