@@ -168,13 +168,22 @@ UNAVAILABLE_LOG_EVERY = 30.0  # seconds: an outage is logged once, not once per 
 _last_logged = [float("-inf")]
 
 
+# asyncpg's words when a request's connection was lost under it: the pool took back a
+# connection the server closed, and the request's next statement finds it gone.
+_LOST = ("connection has been released back to the pool", "connection is closed")
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    return isinstance(exc, asyncpg.InterfaceError) and any(w in str(exc) for w in _LOST)
+
+
 def _during_outage(exc: BaseException | None) -> bool:
     """An outage, or an error raised while one was being handled: a transaction's exit on a
     connection the outage closed raises InterfaceError with the outage as its context."""
     for _ in range(8):  # the chain is short; a cycle must not hang us
         if exc is None:
             return False
-        if isinstance(exc, UNAVAILABLE):
+        if isinstance(exc, UNAVAILABLE) or _lost_connection(exc):
             return True
         exc = exc.__cause__ or exc.__context__
     return False

@@ -26,6 +26,13 @@ def test_an_error_raised_while_an_outage_was_handled_is_the_outage() -> None:
     assert _during_outage(closed)
 
 
+def test_a_connection_the_pool_took_back_after_the_server_closed_it_is_an_outage() -> None:
+    released = asyncpg.InterfaceError(
+        "cannot call Connection.fetchrow(): connection has been released back to the pool"
+    )
+    assert _during_outage(released)
+
+
 def test_misuse_on_its_own_stays_a_bug() -> None:
     assert not _during_outage(asyncpg.InterfaceError("another operation is in progress"))
     assert not _during_outage(_raised_while_handling(KeyError("x"), ValueError("y")))
