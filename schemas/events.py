@@ -29,11 +29,15 @@ from schemas.device_events import (
     EmailFailed,
     EmailResendRequested,
 )
+from schemas.door_events import AdmissionConflict, AdmissionRecorded, AdmissionUndone
 from schemas.event_base import Event, EventHead
 
 # Every event type is importable from here, wherever it is defined.
 __all__ = [
     "EVENT_TYPES",
+    "AdmissionConflict",
+    "AdmissionRecorded",
+    "AdmissionUndone",
     "AnyEvent",
     "DeviceAdded",
     "DeviceChanged",
@@ -267,6 +271,9 @@ AnyEvent = (
     | DeviceChanged
     | EmailFailed
     | EmailResendRequested
+    | AdmissionRecorded
+    | AdmissionConflict
+    | AdmissionUndone
 )
 EVENT_TYPES: dict[str, type[Event]] = {cls.type_name(): cls for cls in AnyEvent.__args__}
 

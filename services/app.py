@@ -15,6 +15,7 @@ from schemas.common import Problem
 from services.access.routes import ACCESS_ROUTES
 from services.box_office.routes import BOX_OFFICE_ROUTES
 from services.catalog.routes import CATALOG_ROUTES
+from services.door.routes import DOOR_ROUTES
 from services.notifications.routes import NOTIFICATION_ROUTES
 from services.problems import EXCEPTION_HANDLERS
 from services.settings import Settings, get_settings
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *ACCESS_ROUTES,
         *STAFF_ROUTES,
         *NOTIFICATION_ROUTES,
+        *DOOR_ROUTES,
     ]
     return Litestar(
         route_handlers=route_handlers,

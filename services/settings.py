@@ -55,6 +55,14 @@ class AccessSettings(msgspec.Struct, frozen=True):
     max_reservations_per_client: int = 4  # live reservations per client per screening
 
 
+class DoorSettings(msgspec.Struct, frozen=True):
+    """The door (docs/door.md): the Ed25519 keys that sign ticket codes, as `id:seed` pairs
+    (id 1-255, the seed 32 bytes in base64url). The first key signs new codes; every key listed
+    verifies, so a retired key stays listed until the codes it signed have been used."""
+
+    signing_keys: tuple[str, ...] = ()
+
+
 class MailSettings(msgspec.Struct, frozen=True):
     """Outgoing mail (workers/emails, docs/emails.md): the SMTP server, and how sending retries."""
 
@@ -111,6 +119,7 @@ class Settings(msgspec.Struct, frozen=True):
     # origins whose pages may call the API from the browser (CORS); ("*",): any
     cors_origins: tuple[str, ...] = ("*",)
     access: AccessSettings = AccessSettings()
+    door: DoorSettings = DoorSettings()
     public_url: str = "http://127.0.0.1:8000"
     data_dir: str = ".usher"
     debug: bool = False
@@ -257,6 +266,11 @@ def get_settings() -> Settings:
             no_show_minutes=_int("DEVICE_NO_SHOW_MINUTES", 20),
             overdue_minutes=_int("DEVICE_OVERDUE_MINUTES", 30),
             max_reservations_per_client=_int("MAX_DEVICE_RESERVATIONS_PER_CLIENT", 4),
+        ),
+        door=DoorSettings(
+            signing_keys=tuple(
+                k.strip() for k in _env("DOOR_SIGNING_KEYS", "").split(",") if k.strip()
+            )
         ),
         host=host,
         port=port,
