@@ -120,9 +120,9 @@ def decide(scan: Scan, booking: Booking | None) -> Decision:
         return refuse(
             "not_open", "The doors are not open yet.", doors_open_at=screening.doors_open_at
         )
-    # An admission counts against this scan if it came first; a later one (an earlier offline
-    # scan uploaded late) gives way to it.
-    already = tuple(t for t in asked if _came_first(t.admission, scan.entry))
+    # An admission counts against this scan unless this is an offline scan made before it: that
+    # patron went in first, and takes the admission over.
+    already = tuple(t for t in asked if t.admission and not takes_over(t.admission, scan))
     waiting = tuple(t for t in asked if t not in already)
     if not waiting and screening.reentry:
         return Decision(
@@ -154,8 +154,11 @@ def decide(scan: Scan, booking: Booking | None) -> Decision:
     )
 
 
-def _came_first(admission: Entry | None, scan: Entry) -> bool:
-    return admission is not None and winner(admission, scan) == admission
+def takes_over(admission: Entry, scan: Scan) -> bool:
+    """Whether an uploaded offline scan takes a ticket's admission over: it was made earlier,
+    so that patron went in first (the first scan wins). An online scan never does: its door is
+    waiting for the answer, and whoever PostgreSQL admitted first holds the ticket."""
+    return scan.mode == "offline" and winner(admission, scan.entry) == scan.entry
 
 
 def admission_of(ticket: Ticket) -> Entry:

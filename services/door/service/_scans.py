@@ -216,7 +216,7 @@ async def _settle(
                 )
                 continue
             admission_id, first = locked
-            if rules.winner(first, scan.entry) == scan.entry:  # an earlier scan, uploaded late
+            if rules.takes_over(first, scan):  # an earlier offline scan, uploaded late
                 await store.move_admission(conn, admission_id, scan_id, scan.entry)
                 events.append(
                     rules.conflict(booking, ticket, scan.entry, first, scan.mode, uuid7, now)
