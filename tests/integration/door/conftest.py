@@ -10,6 +10,7 @@ import pytest
 from tests.integration.box_office.conftest import api  # noqa: F401  (a real API server)
 from tests.integration.box_office.helpers import screening_in
 from tests.integration.door.helpers import open_doors
+from tests.integration.staff.conftest import live  # noqa: F401  (a real API server and relay)
 
 
 @pytest.fixture
