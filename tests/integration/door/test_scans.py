@@ -181,3 +181,25 @@ async def test_the_public_keys_are_public_and_verify_the_codes(client, tonight, 
     key = next(k for k in body["keys"] if k["id"] == raw[1])
     public = Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(key["public_key"] + "="))
     public.verify(raw[19:], b"usher door code" + raw[:19])  # raises if it does not verify
+
+
+async def test_the_dashboard_counts_admitted_of_expected_and_lists_no_shows(
+    client, staff, tonight, demo
+):
+    came = await book(client, tonight, ["A7", "A8"])
+    away = await book(client, tonight, ["A9"])
+    await _scan(client, staff, scan_body(tonight, code_of(came, 2)))
+    programme = await client.get("/v1/staff/screenings", headers=staff)
+    (line,) = [s for s in programme.json()["screenings"] if s["id"] == str(tonight)]
+    assert (line["admitted"], line["counts"]["booked"]) == (1, 3)
+    counts = await client.get(
+        "/v1/door/counts", params={"screening_id": str(tonight)}, headers=staff
+    )
+    assert counts.json() == [{"screening_id": str(tonight), "admitted": 1, "expected": 3}]
+    missing = await client.get(f"/v1/door/screenings/{tonight}/no-shows", headers=staff)
+    assert missing.json() == [
+        {"booking_reference": r["reference"], "patron_name": "Ana Pop", "seats": seats}
+        for r, seats in sorted(
+            [(came, ["A7"]), (away, ["A9"])], key=lambda pair: pair[0]["reference"]
+        )
+    ]

@@ -7,7 +7,8 @@ import { logEvent } from "./activity.js";
 import { loadPanels, refreshesPanels } from "./desk.js";
 import { $, element } from "./dom.js";
 import { Feed } from "./feed.js";
-import { countsText, localDay, localTime, renderProgramme } from "./programme.js";
+import { countsText, doorText, localDay, localTime, renderProgramme } from "./programme.js";
+import { renderNoShows } from "./noshows.js";
 import { SeatMap } from "./seatmap.js";
 
 const state = {
@@ -167,7 +168,8 @@ async function loadBoard() {
 function renderBoard(board) {
   const line = board.screening;
   $("board-title").textContent = `${line.film_title} · ${localDay(line)}, ${localTime(line)} · ${line.auditorium_name}`;
-  $("board-summary").textContent = `${line.status.replace("_", " ")} · ${countsText(line.counts)}`;
+  $("board-summary").textContent = `${line.status.replace("_", " ")} · ${countsText(line.counts)} · ${doorText(line)}`;
+  renderNoShows(line);
   seatMap.show(line.id, board.seats);
   renderHolds(board.holds);
   tick();

@@ -6,6 +6,10 @@ export function countsText(counts) {
   return `${counts.available} available · ${counts.held} held · ${counts.booked} booked · ${counts.blocked} blocked`;
 }
 
+export function doorText(line) {
+  return `At the door: ${line.admitted} of ${line.counts.booked} in`;
+}
+
 export function localTime(line) {
   return line.local_start.slice(11, 16);
 }
@@ -47,6 +51,7 @@ export function renderProgramme(programme, current, open) {
       element("span", { className: "where", text: `${line.auditorium_name} · ${line.venue_name}` }),
       occupancyBar(line),
       element("span", { className: "counts", text: countsText(line.counts) }),
+      element("span", { className: "door", text: doorText(line) }),
     );
     if (line.id === current) button.setAttribute("aria-current", "true");
     button.addEventListener("click", () => open(line.id));
