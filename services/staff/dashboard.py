@@ -89,6 +89,22 @@ async def staff_page() -> File:
 
 
 @get(
+    ["/staff/door", "/staff/door/"],
+    opt=PUBLIC,
+    include_in_schema=False,
+    summary="The door page: scan tickets, online or offline (docs/door.md)",
+)
+async def door_page() -> File:
+    return File(
+        STATIC / "door.html",
+        content_disposition_type="inline",
+        filename="door.html",
+        media_type="text/html",
+        headers=PAGE_HEADERS,
+    )
+
+
+@get(
     "/v1/staff/events",
     summary="The live feed of events (Server-Sent Events), resumable with Last-Event-ID",
     description=FEED_DESCRIPTION,
@@ -186,6 +202,7 @@ ASSETS: Router = create_static_files_router(
 
 DASHBOARD_ROUTES: list[Any] = [
     staff_page,
+    door_page,
     ASSETS,
     staff_events,
     staff_programme,
