@@ -53,19 +53,20 @@ CREATE UNIQUE INDEX admission_one_per_ticket ON admission (booking_id, seat_id)
     WHERE undone_at IS NULL;
 CREATE INDEX admission_screening ON admission (screening_id) WHERE undone_at IS NULL;
 
--- What changed at the door, per booking: the transaction that last changed the booking or one of
--- its admissions. A door snapshot's version is the oldest transaction still running when it was
--- read (pg_snapshot_xmin); a delta since that version lists the bookings changed by that
--- transaction or later ones, so a change committed after the snapshot is never missed (one
--- committed just before may be sent again, which is harmless). Kept by triggers, so that the box
--- office's writes (confirm, cancel) need not know about the door.
+-- What changed at the door, per booking: one row per change (a booking written, an admission
+-- made, moved or undone), noting the transaction that made it. Append-only, so that writers
+-- never wait on each other's rows here. A door snapshot's version is the oldest transaction
+-- still running when it was read (pg_snapshot_xmin); a delta since that version lists the
+-- bookings changed by that transaction or later ones, so a change committed after the snapshot
+-- is never missed (one committed just before may be sent again, which is harmless). Kept by
+-- triggers, so that the box office's writes (confirm, cancel) need not know about the door.
 CREATE TABLE door_change (
-    booking_id uuid PRIMARY KEY REFERENCES booking (id),
+    booking_id uuid NOT NULL REFERENCES booking (id),
     screening_id uuid NOT NULL REFERENCES screening (id),
     txid xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
 CREATE INDEX door_change_screening ON door_change (screening_id, txid);
-INSERT INTO door_change (booking_id, screening_id) SELECT id, screening_id FROM booking;
+CREATE INDEX door_change_booking ON door_change (booking_id);
 
 CREATE FUNCTION door_note_change() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -76,9 +77,7 @@ BEGIN
     ELSE
         changed := NEW.booking_id;
     END IF;
-    INSERT INTO door_change (booking_id, screening_id) VALUES (changed, NEW.screening_id)
-    ON CONFLICT (booking_id) DO UPDATE SET txid = pg_current_xact_id()
-    WHERE door_change.txid <> pg_current_xact_id();
+    INSERT INTO door_change (booking_id, screening_id) VALUES (changed, NEW.screening_id);
     RETURN NULL;
 END;
 $$;

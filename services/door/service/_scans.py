@@ -22,6 +22,8 @@ from services.ids import uuid7
 from services.outbox import record_events
 from services.settings import Settings
 
+_ATTEMPTS = 3
+
 
 @dataclass(frozen=True)
 class _Scan:
@@ -84,21 +86,51 @@ async def _record(
     settings: Settings,
     now: datetime,
 ) -> list[UploadedScan]:
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            return await _record_once(
+                conn, screening_id, scanner_id, door, staff, scans, mode, settings, now
+            )
+        except asyncpg.DeadlockDetectedError:
+            # An upload admits many tickets in scan order; an online party scan, several in
+            # seat order: crossing orders can deadlock. PostgreSQL aborts one of them, which
+            # wrote nothing, and it runs again.
+            if attempt == _ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _record_once(
+    conn: asyncpg.Connection,
+    screening_id: UUID,
+    scanner_id: str,
+    door: str,
+    staff: StaffMember,
+    scans: Sequence[_Scan],
+    mode: str,
+    settings: Settings,
+    now: datetime,
+) -> list[UploadedScan]:
     keys = codes.keyring(settings.door.signing_keys)
     rows = {s.nonce: store.NewScan(uuid7(), s.nonce, s.scanned_at, mode, staff.id) for s in scans}
     answers: dict[str, ScanAnswer] = {}
     events: list[Event] = []
     async with conn.transaction():
+        if mode == "offline":  # uploads of one screening one at a time: no crossing orders
+            await store.lock_uploads(conn, screening_id)
         fresh = await store.claim_scans(
             conn, screening_id, scanner_id, door, staff.name, list(rows.values()), now
         )
-        for nonce, (_, stored) in (
-            await store.stored_answers(conn, scanner_id, [n for n in rows if n not in fresh])
-        ).items():
-            answers[nonce] = msgspec.structs.replace(
-                msgspec.convert(stored, ScanAnswer), replayed=True
-            )
+        retried = [nonce for nonce in rows if nonce not in fresh]
+        if retried:
+            for nonce, (_, stored) in (
+                await store.stored_answers(conn, scanner_id, retried)
+            ).items():
+                answers[nonce] = msgspec.structs.replace(
+                    msgspec.convert(stored, ScanAnswer), replayed=True
+                )
         bookings = _Bookings(conn)
+        read: dict[str, codes.SignedCode | codes.LegacyCode | codes.Forged] = {}  # verified once
         finished = []
         for item in sorted(
             (s for s in scans if s.nonce in fresh), key=lambda s: (s.scanned_at, s.nonce)
@@ -106,7 +138,7 @@ async def _record(
             if item.nonce in answers:  # the same nonce twice in one upload
                 continue
             entry = rules.Entry(item.scanned_at, door, scanner_id, staff.name)
-            code = codes.read(keys, item.code)
+            code = read.get(item.code) or read.setdefault(item.code, codes.read(keys, item.code))
             booking = await bookings.find(code, settings.auth.secret)
             ticket = code.ticket if isinstance(code, codes.SignedCode) else codes.PARTY
             the_scan = rules.Scan(screening_id, ticket, entry, mode)

@@ -97,6 +97,13 @@ class NewScan:
         self.mode, self.staff_id = mode, staff_id
 
 
+async def lock_uploads(conn: asyncpg.Connection, screening_id: UUID) -> None:
+    """Until the transaction ends, no other upload of the screening's scans runs."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 1617))", str(screening_id)
+    )
+
+
 async def claim_scans(
     conn: asyncpg.Connection,
     screening_id: UUID,

@@ -38,9 +38,12 @@ async def snapshot_bookings(
     row = await conn.fetchrow(
         """
         SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS version,
-               ARRAY(SELECT booking_id FROM door_change
-                     WHERE screening_id = $1 AND ($2::bigint IS NULL OR txid >= $2::text::xid8)
-                     ORDER BY booking_id) AS bookings
+               CASE WHEN $2::bigint IS NULL
+                    THEN ARRAY(SELECT id FROM booking WHERE screening_id = $1 ORDER BY id)
+                    ELSE ARRAY(SELECT DISTINCT booking_id FROM door_change
+                               WHERE screening_id = $1 AND txid >= $2::text::xid8
+                               ORDER BY booking_id)
+               END AS bookings
         """,
         screening_id,
         since,
