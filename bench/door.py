@@ -35,6 +35,7 @@ from bench.holds import (  # noqa: E402
     baseline_inserts,
     standard_seats,
     start_api,
+    start_relay,
     stop,
     wait_ready,
     with_database,
@@ -142,7 +143,7 @@ async def run(args: argparse.Namespace) -> None:
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = with_database(args.database_url, name)
     prefix = f"usher-bench-{secrets.token_hex(4)}:"
-    server = None
+    server = relay = None
     try:
         screening, labels = await prepare(url)
         print(f"PostgreSQL {await admin.fetchval('SHOW server_version')}, {os.cpu_count()} CPUs")
@@ -175,6 +176,7 @@ async def run(args: argparse.Namespace) -> None:
         auth = {"Authorization": f"Bearer {token}"}
 
         server = start_api(env, args.port, 1)
+        relay = start_relay(env)  # as deployed: a busy relay polls, so commits need no NOTIFY
         await wait_ready(args.port, server)
         bookings = await sell(args.port, screening, labels)
         ring = codes.keyring((keys,))
@@ -235,8 +237,9 @@ async def run(args: argparse.Namespace) -> None:
         )
         await http.close()
     finally:
-        if server is not None:
-            stop(server)
+        for process in (server, relay):
+            if process is not None:
+                stop(process)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
         redis = Redis.from_url(args.redis_url)

@@ -241,6 +241,21 @@ def recorded(
     )
 
 
+def scan_events(
+    decision: Decision, scan: Scan, booking: Booking, new_id: Callable[[], UUID], now: datetime
+) -> list[Event]:
+    """What a decided scan records: each ticket admitted, or each duplicate when every ticket
+    asked was in already (a party code admitting the rest flags nobody)."""
+    events: list[Event] = []
+    if decision.result == "refused" and decision.reason == "already_admitted":
+        events += [
+            conflict(booking, t, admission_of(t), scan.entry, scan.mode, new_id, now)
+            for t in decision.already
+        ]
+    events += [recorded(scan, booking, t, new_id, now) for t in decision.admit]
+    return events
+
+
 def conflict(
     booking: Booking,
     ticket: Ticket,

@@ -19,7 +19,7 @@ from schemas.staff import StaffMember
 from services.box_office.tokens import booking_code_matches
 from services.door import codes, rules, store
 from services.ids import uuid7
-from services.outbox import record_events
+from services.outbox import event_row, record_events
 from services.settings import Settings
 
 _ATTEMPTS = 3
@@ -35,7 +35,38 @@ class _Scan:
 async def scan(
     conn: asyncpg.Connection, data: ScanIn, staff: StaffMember, settings: Settings, now: datetime
 ) -> ScanAnswer:
-    """An online scan, scanned now."""
+    """An online scan, scanned now: decided from the booking as read, then recorded in one
+    round trip; if another door admitted a ticket of it meanwhile, decided again in a
+    transaction."""
+    keys = codes.keyring(settings.door.signing_keys)
+    code = codes.read(keys, data.code)
+    bookings = _Bookings(conn)
+    booking = await bookings.find(code, settings.auth.secret)
+    entry = rules.Entry(now, data.door, data.scanner_id, staff.name)
+    ticket = code.ticket if isinstance(code, codes.SignedCode) else codes.PARTY
+    the_scan = rules.Scan(data.screening_id, ticket, entry, "online")
+    if booking is None and (isinstance(code, codes.Forged) or bookings.forged):
+        decision = rules.refuse("forged", "Not a genuine ticket code.")
+    else:
+        decision = rules.decide(the_scan, booking)
+    answer = rules.answer(decision, the_scan, booking)
+    events = rules.scan_events(decision, the_scan, booking, uuid7, now) if booking else []
+    outcome, stored = await store.record_scan(
+        conn,
+        store.NewScan(uuid7(), data.nonce, now, "online", staff.id),
+        data.screening_id,
+        data.scanner_id,
+        data.door,
+        staff.name,
+        booking.id if booking else None,
+        (answer.result, answer.reason, msgspec.to_builtins(answer)),
+        [t.seat_id for t in decision.admit],
+        [event_row(event) for event in events],
+    )
+    if outcome == "recorded":
+        return answer
+    if outcome == "replayed":
+        return msgspec.structs.replace(msgspec.convert(stored, ScanAnswer), replayed=True)
     answers = await _record(
         conn,
         data.screening_id,
@@ -258,12 +289,7 @@ async def _settle(
                 current[ticket.seat_id] = first
         if set(asked) - won:
             decision = rules.decide(scan, rules.with_admissions(booking, current))
-    if decision.result == "refused" and decision.reason == "already_admitted":
-        events += [
-            rules.conflict(booking, t, rules.admission_of(t), scan.entry, scan.mode, uuid7, now)
-            for t in decision.already
-        ]
+    events += rules.scan_events(decision, scan, booking, uuid7, now)
     for ticket in decision.admit:
-        events.append(rules.recorded(scan, booking, ticket, uuid7, now))
         current[ticket.seat_id] = scan.entry
     return decision, rules.with_admissions(booking, current), events

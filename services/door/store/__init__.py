@@ -10,6 +10,7 @@ from services.door.store._scans import (
     lock_admission,
     lock_uploads,
     move_admission,
+    record_scan,
     stored_answers,
     undo_admission,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "lock_uploads",
     "move_admission",
     "no_shows",
+    "record_scan",
     "screening_door",
     "set_door_policy",
     "snapshot_bookings",

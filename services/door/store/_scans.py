@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from services.door import rules
+from services.ids import uuid7
 
 _BOOKING = """
     SELECT b.id, b.reference, b.status, b.refund_due,
@@ -95,6 +96,49 @@ class NewScan:
     ) -> None:
         self.id, self.nonce, self.scanned_at = id, nonce, scanned_at
         self.mode, self.staff_id = mode, staff_id
+
+
+async def record_scan(
+    conn: asyncpg.Connection,
+    scan: NewScan,
+    screening_id: UUID,
+    scanner_id: str,
+    door: str,
+    staff_name: str,
+    booking_id: UUID | None,
+    answer: tuple[str, str | None, Any],
+    seat_ids: Sequence[UUID],
+    events: Sequence[tuple[object, ...]],
+) -> tuple[str, Any]:
+    """An online scan, its admissions and their events (outbox rows) in one round trip
+    (migration 018): ("recorded", None), ("replayed", the stored answer), or ("lost", None)
+    when another scan admitted one of the tickets first (nothing was written)."""
+    columns: list[list[Any]] = [list(c) for c in zip(*events, strict=True)] or [[]] * 6
+    try:
+        found = await conn.fetchval(
+            "SELECT door_record_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+            " $14, $15, $16, $17, $18, $19, $20)",
+            scan.id,
+            scanner_id,
+            scan.nonce,
+            screening_id,
+            door,
+            scan.staff_id,
+            staff_name,
+            scan.scanned_at,
+            booking_id,
+            *answer,
+            [uuid7() for _ in seat_ids],
+            list(seat_ids),
+            *columns,
+        )
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate == "UD001":
+            return "lost", None
+        raise
+    if "replayed" in found:
+        return "replayed", found["replayed"]
+    return "recorded", None
 
 
 async def lock_uploads(conn: asyncpg.Connection, screening_id: UUID) -> None:
