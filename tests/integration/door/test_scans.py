@@ -203,3 +203,16 @@ async def test_the_dashboard_counts_admitted_of_expected_and_lists_no_shows(
             [(came, ["A7"]), (away, ["A9"])], key=lambda pair: pair[0]["reference"]
         )
     ]
+
+
+async def test_a_device_reserved_for_the_booking_waits_at_the_desk(client, staff, tonight, demo):
+    booking = await book(client, tonight, ["E8"])
+    reserved = await client.post(
+        f"/v1/screenings/{tonight}/device-reservations",
+        json={"kind": "assistive_listening", "booking_reference": booking["reference"]},
+        headers={**staff, "X-Booking-Secret": booking["secret"]},
+    )
+    assert reserved.status_code == 201, reserved.text
+    assert reserved.json()["status"] == "reserved"
+    answer = await _scan(client, staff, scan_body(tonight, code_of(booking)))
+    assert answer["needs"] == ["A reserved listening receiver waits at the desk"]
