@@ -216,3 +216,37 @@ async def test_a_device_reserved_for_the_booking_waits_at_the_desk(client, staff
     assert reserved.json()["status"] == "reserved"
     answer = await _scan(client, staff, scan_body(tonight, code_of(booking)))
     assert answer["needs"] == ["A reserved listening receiver waits at the desk"]
+
+
+async def test_hostile_input_gets_a_problem_naming_the_field_never_a_500(
+    client, staff, tonight, demo
+):
+    base = f"/v1/door/screenings/{tonight}"
+    probes = [
+        ("GET", f"{base}/snapshot?since=99999999999999999999999", None),
+        ("GET", f"{base}/snapshot?since=-1", None),
+        ("GET", f"{base}/snapshot?since=abc", None),
+        ("POST", "/v1/door/scans", {"screening_id": "x"}),
+        ("POST", "/v1/door/scans", scan_body(tonight, "A" * 301)),
+        ("POST", "/v1/door/scans", scan_body(tonight, "USHER2:\u0000")),
+        ("POST", "/v1/door/scans", {**scan_body(tonight, "x"), "door": "a\r\nb"}),
+        ("POST", f"{base}/uploads", {"scanner_id": "s", "door": "d", "scans": []}),
+        ("POST", f"{base}/uploads", {"scanner_id": "s", "door": "d", "scans": [{"code": "x"}]}),
+        (
+            "POST",
+            f"{base}/uploads",
+            {
+                "scanner_id": "s",
+                "door": "d",
+                "scans": [{"code": "x", "nonce": "n" * 10, "scanned_at": "0001-01-01T00:00:00Z"}],
+            },
+        ),
+        ("POST", "/v1/door/admissions/not-a-uuid/undo", {}),
+        ("GET", "/v1/door/counts?screening_id=nope", None),
+        ("PUT", f"/v1/door/venues/{tonight}/policy", {"doors_open_minutes": 99999}),
+    ]
+    for method, path, body in probes:
+        response = await client.request(method, path, json=body, headers=staff)
+        assert response.status_code < 500, (path, body, response.text)
+        if response.status_code >= 400:
+            assert response.headers["content-type"] == "application/problem+json", response.text
