@@ -416,6 +416,7 @@ async def run(args: argparse.Namespace) -> None:
             "USHER_REDIS_PREFIX": prefix,
             "USHER_DB_POOL_MIN": str(args.pool),
             "USHER_DB_POOL_MAX": str(args.pool),
+            "USHER_SECRET_KEY": os.environ.get("USHER_SECRET_KEY") or secrets.token_urlsafe(48),
         }
         server = start_api(env, port, args.workers)
         if not args.no_relay:

@@ -12,15 +12,19 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from schemas.common import Problem
+from services import tracing
 from services.access.routes import ACCESS_ROUTES
 from services.box_office.routes import BOX_OFFICE_ROUTES
 from services.catalog.routes import CATALOG_ROUTES
 from services.door.routes import DOOR_ROUTES
+from services.metrics import metrics, prometheus_config
 from services.notifications.routes import NOTIFICATION_ROUTES
 from services.problems import EXCEPTION_HANDLERS
-from services.settings import Settings, get_settings
+from services.request_log import request_log_middleware
+from services.settings import Settings, get_settings, key_problem
 from services.staff.auth import PUBLIC, jwt_auth
 from services.staff.routes import STAFF_ROUTES
+from services.staff.status import StaffStatus
 from services.state import DEPENDENCIES, connection, lifespan
 
 
@@ -35,9 +39,17 @@ async def healthz(state: State) -> dict[str, str]:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the API. Tests pass their own settings; servers read them from the environment."""
     settings = settings or get_settings()
+    if (problem := key_problem(settings.auth)) is not None:  # `usher serve` says so first
+        raise RuntimeError(problem)
+    if not tracing.enabled():
+        tracing.configure("usher-api", settings.otlp_endpoint)
+    middleware: list[Any] = [request_log_middleware, prometheus_config().middleware]
+    if tracing.enabled():
+        middleware.insert(0, tracing.asgi_middleware())
     auth = jwt_auth(settings)
     route_handlers: list[Any] = [
         healthz,
+        metrics,
         *CATALOG_ROUTES,
         *BOX_OFFICE_ROUTES,
         *ACCESS_ROUTES,
@@ -48,9 +60,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
-        state=State({"settings": settings, "jwt": auth}),
+        state=State(
+            {
+                "settings": settings,
+                "jwt": auth,
+                "staff_status": StaffStatus(settings.auth.status_seconds),
+            }
+        ),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=middleware,
         on_app_init=[auth.on_app_init],
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),  # USHER_CORS_ORIGINS
@@ -74,5 +93,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ),
         signature_types=[Problem],
+        logging_config=None,  # the process's own (services/logs.py: plain or JSON lines)
         debug=False,
     )

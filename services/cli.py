@@ -6,14 +6,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import date
 
-from services.settings import get_settings
+from services.settings import Settings, get_settings, key_problem
 
 Command = Callable[[argparse.Namespace], int]
+
+
+def _keys_refused() -> bool:
+    """serve, worker and relay never run on a missing, short or development key: one line on
+    stderr, and the command exits 2 (docs/security.md, the production checklist)."""
+    problem = key_problem(get_settings().auth)
+    if problem is not None:
+        print(f"usher: {problem}", file=sys.stderr)
+    return problem is not None
 
 
 async def _migrate() -> list[str]:
@@ -52,6 +63,9 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_create_staff(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from schemas.staff import StaffMemberIn
     from services.db import connect
     from services.errors import Conflict
     from services.staff import store
@@ -63,6 +77,14 @@ def cmd_create_staff(args: argparse.Namespace) -> int:
         password = getpass.getpass("password: ")
     if len(password) < 10:
         print("usher: the password needs at least 10 characters", file=sys.stderr)
+        return 2
+    try:  # the same rules as POST /v1/staff/members: one parsed address, a one-line name
+        msgspec.convert(
+            {"email": args.email, "name": args.name or args.email, "password": password},
+            StaffMemberIn,
+        )
+    except msgspec.ValidationError as exc:
+        print(f"usher: {exc}", file=sys.stderr)
         return 2
 
     async def run() -> None:
@@ -88,9 +110,27 @@ def cmd_create_staff(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if _keys_refused():
+        return 2
+    settings = get_settings()
+    metrics_dir = None
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # several processes: the metrics client adds up their files (services/metrics.py)
+        metrics_dir = tempfile.mkdtemp(prefix="usher-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        _run_uvicorn(args, settings)
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
-    settings = get_settings()
+    from services.logs import uvicorn_log_config
+
     uvicorn.run(
         "services.app:create_app",
         factory=True,
@@ -99,13 +139,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=args.log_level,
         access_log=args.access_log,
+        log_config=uvicorn_log_config(settings.log_format, args.log_level),
         proxy_headers=True,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
-    return 0
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
+    if _keys_refused():
+        return 2
     from workers.process import run_relay
 
     asyncio.run(run_relay(get_settings()))
@@ -113,6 +155,8 @@ def cmd_relay(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if _keys_refused():
+        return 2
     from workers.process import run_worker
     from workers.registry import CONSUMERS
 
@@ -129,16 +173,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_lag(args: argparse.Namespace) -> int:
     import msgspec
-    from redis.asyncio import Redis
 
     from services.db import connect
+    from services.redis_client import connect_redis
     from workers.lag import LagReport, measure, render
 
     settings = get_settings()
 
     async def run() -> LagReport:
         conn = await connect(settings.database.url)
-        redis = Redis.from_url(settings.redis.url, socket_timeout=5, socket_connect_timeout=2)
+        redis = connect_redis(settings.redis, socket_timeout=5, socket_connect_timeout=2)
         try:
             return await measure(settings, conn, redis)
         finally:
@@ -265,7 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from services.logs import configure
+
+    try:
+        log_format = get_settings().log_format
+    except RuntimeError:  # a bad setting: the command itself says which, in plain text
+        log_format = "plain"
+    configure(log_format)
     args = build_parser().parse_args(argv)
     run: Command = args.run
     return run(args)

@@ -17,6 +17,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from services.errors import UsherError, _pointer
+from services.metrics import count_refusal
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://usher.readthedocs.io/problems/"
@@ -34,6 +35,7 @@ def problem(
         "instance": request.url.path,
     }
     body.update(extra)
+    count_refusal(request, status, slug)
     return Response(body, status_code=status, media_type=MEDIA_TYPE)
 
 
@@ -41,7 +43,12 @@ def _usher_error(request: Request[Any, Any, Any], exc: UsherError) -> Response[d
     return problem(exc.status, exc.slug, exc.title, exc.detail, request, **exc.extra)
 
 
-_MISSING = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]+)`")
+# msgspec names a missing or unknown field in its message, and so does schemas' check_email (run
+# in a Struct's __post_init__, whose errors msgspec locates at the Struct, not at the field)
+_MISSING = re.compile(
+    r"^(?:Object (?:missing required|contains unknown) field|Invalid e-mail address in field)"
+    r" `([^`]+)`"
+)
 
 
 def _public_name(request: Request[Any, Any, Any], key: str) -> str:

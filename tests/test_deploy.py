@@ -292,7 +292,8 @@ def test_every_usher_variable_set_is_a_real_setting(compose):
             if variable.startswith("USHER_"):
                 assert variable in known, (name, variable)
     for variable in k8s_object("ConfigMap", "usher-config")["data"]:
-        assert variable in known, variable
+        if variable != "REDIS_ADDRESS":  # for KEDA's scaler, not Usher (worker-scaler.yaml)
+            assert variable in known, variable
 
 
 # --- deploy/k8s ----------------------------------------------------------------------------
@@ -373,7 +374,7 @@ def test_k8s_workloads_are_locked_down(kind, name):
 
 def test_k8s_api_is_probed_on_healthz_behind_a_service():
     api = k8s_object("Deployment", "usher-api")
-    assert api["spec"]["replicas"] == 2
+    assert "replicas" not in api["spec"], "the autoscaler sets it"
     (container,) = pod_spec(api)["containers"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"http": APP_PORT}
@@ -448,7 +449,7 @@ def test_every_usher_command_parses_with_the_cli(compose):
 # Host names with the top-level domains package and image registries use; Kubernetes API groups
 # and label keys (kubernetes.io, k8s.io) are names, not places to download from.
 _HOST = re.compile(r"\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|dev|sh|aws|cloud|co|app|ai)\b", re.I)
-_ALLOWED_HOSTS = ("kubernetes.io", "k8s.io")
+_ALLOWED_HOSTS = ("kubernetes.io", "k8s.io", "keda.sh", "prometheus.io")  # API groups, keys
 
 
 def registry_hosts(text: str) -> list[str]:

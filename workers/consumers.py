@@ -29,9 +29,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from schemas.events import EVENT_TYPES, Event, decode_event, decode_head
+from services import tracing
+from services.logs import event_id
 from services.settings import Settings
 from workers.constants import DEAD_LETTER_MAXLEN, DEAD_LETTERS, key
 from workers.delivery import Consumer, Delivery
+from workers.metrics import EVENTS_HANDLED
 
 log = logging.getLogger("usher.consumers")
 
@@ -154,6 +157,7 @@ class GroupRunner:
         entry in its own savepoint), then acknowledge the ones that are done, all at once."""
         done: list[bytes] = []
         todo: list[tuple[bytes, str, Event]] = []
+        traces: dict[str, str | None] = {}  # the trace each event continues (tracing on)
         for entry_id, fields in entries:
             if entry_id is None:  # deleted by trimming while pending (Redis 6.2 shows a nil)
                 continue
@@ -163,17 +167,24 @@ class GroupRunner:
                 done.append(entry_id)
             else:
                 todo.append((entry_id, stream_id, event))
+                traces[stream_id] = tracing.carried((fields or {}).get(b"event"))
         if todo:
             applied = duplicates = 0
             async with self.pool.acquire() as proxy, proxy.transaction():
                 conn = cast(asyncpg.Connection, proxy)
                 for entry_id, stream_id, event in todo:
-                    outcome = await self._apply(conn, stream_id, event)
+                    with tracing.span(
+                        f"consume {event.type_name()}",
+                        traces.get(stream_id),
+                        **{"usher.group": self.group, "usher.event_id": str(event.id)},
+                    ):
+                        outcome = await self._apply(conn, stream_id, event)
                     if outcome is not None:
                         done.append(entry_id)
                         applied += outcome
                         duplicates += not outcome
             self.applied += applied
+            EVENTS_HANDLED.labels(group=self.group).inc(applied)
             self.duplicates += duplicates
         if done:
             await self._acknowledge(done)
@@ -211,6 +222,15 @@ class GroupRunner:
     async def _apply(self, conn: asyncpg.Connection, stream_id: str, event: Event) -> bool | None:
         """Run the handler once per (group, event): True applied, False a duplicate dropped,
         None failed (left pending, to be retried)."""
+        token = event_id.set(str(event.id))
+        try:
+            return await self._apply_once(conn, stream_id, event)
+        finally:
+            event_id.reset(token)
+
+    async def _apply_once(
+        self, conn: asyncpg.Connection, stream_id: str, event: Event
+    ) -> bool | None:
         try:
             async with conn.transaction():  # a savepoint: a failure undoes this entry only
                 first = await conn.fetchval(_FIRST_DELIVERY, self.group, event.id)

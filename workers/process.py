@@ -12,8 +12,11 @@ from collections.abc import Callable, Sequence
 from arq.worker import Worker
 from redis.asyncio import Redis
 
+from services import tracing
 from services.db import create_pool
+from services.redis_client import connect_redis
 from services.settings import Settings
+from workers import metrics
 from workers.consumers import GroupRunner
 from workers.delivery import Consumer
 from workers.registry import CONSUMERS
@@ -37,15 +40,22 @@ def default_consumer_name() -> str:
 
 
 async def run_relay(settings: Settings) -> None:
+    tracing.configure("usher-relay", settings.otlp_endpoint)
     relay = Relay(settings)
     _on_signals(relay.stop)
-    await relay.run()
+    metrics.serve(settings)
+    measuring = asyncio.create_task(metrics.measure_backbone(settings, relay.redis))
+    try:
+        await relay.run()
+    finally:
+        measuring.cancel()
+        await asyncio.gather(measuring, return_exceptions=True)
 
 
 def consumer_redis(settings: Settings) -> Redis:
     """A client whose socket timeout outlasts the blocking XREADGROUP (redis-py #3138)."""
-    redis: Redis = Redis.from_url(
-        settings.redis.url,
+    redis: Redis = connect_redis(
+        settings.redis,
         socket_timeout=settings.events.consumer_block_ms / 1000 + 5,
         socket_connect_timeout=2,
     )
@@ -60,8 +70,10 @@ async def run_worker(
     jobs: bool = True,
 ) -> None:
     """Run every consumer group (and, with `jobs`, the arq worker) until SIGTERM or SIGINT."""
+    tracing.configure("usher-worker", settings.otlp_endpoint)
     stop = asyncio.Event()
     _on_signals(stop.set)
+    metrics.serve(settings)
     name = name or default_consumer_name()
     pool = await create_pool(
         settings.database.url,

@@ -17,6 +17,8 @@ from arq.cron import CronJob, cron
 from arq.worker import Function, Worker, func
 
 from services.db import create_pool as create_db_pool
+from services.logs import job_id
+from services.redis_client import credentials
 from services.settings import Settings
 from workers.constants import ARQ_HEALTH, ARQ_QUEUE, key
 from workers.devices import (
@@ -80,7 +82,16 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
 
 
 def arq_redis_settings(settings: Settings) -> ArqRedisSettings:
-    return ArqRedisSettings.from_dsn(settings.redis.url)
+    if not settings.redis.sentinels:
+        return ArqRedisSettings.from_dsn(settings.redis.url)
+    password, db = credentials(settings.redis)
+    return ArqRedisSettings(
+        host=list(settings.redis.sentinels),
+        sentinel=True,
+        sentinel_master=settings.redis.sentinel_master,
+        password=password,
+        database=db,
+    )
 
 
 async def arq_pool(settings: Settings) -> ArqRedis:
@@ -102,6 +113,11 @@ async def _startup(ctx: dict[str, Any]) -> None:
             max_size=settings.database.pool_max,
         )
         ctx["own_pool"] = True
+
+
+async def _job_started(ctx: dict[str, Any]) -> None:
+    """Each arq job runs in a task of its own: its log records carry its id from here on."""
+    job_id.set(str(ctx.get("job_id", "")) or None)
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:
@@ -132,6 +148,7 @@ def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "max_tries": events.job_tries,
         "on_startup": _startup,
         "on_shutdown": _shutdown,
+        "on_job_start": _job_started,
         "handle_signals": False,
         "ctx": {"settings": settings},
     }

@@ -4,11 +4,9 @@ as SHA-256 digests; a patron secret is derived from the hold token, so a retried
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
-from uuid import UUID
 
 import msgspec
 
@@ -18,7 +16,6 @@ from services.idempotency import request_digest
 from services.ids import derived_secret, token
 
 _PATRON = b"usher booking secret v1"
-BOOKING_CODE_PREFIX = "USHER1"
 
 
 def new_hold_token() -> str:
@@ -48,19 +45,3 @@ def confirm_digest(data: ConfirmIn) -> bytes:
 
 def new_reference() -> str:
     return booking_reference(os.urandom(REFERENCE_LENGTH))
-
-
-def booking_code(secret: str, booking_id: UUID, reference: str) -> str:
-    """A booking's HMAC code for the door: `USHER1:<reference>:<check>`. The check is an HMAC of
-    the booking under `secret`, so a code cannot be made up from a reference alone. The emails
-    print it and the door checks it (`booking_code_matches`); the door's signed per-ticket codes
-    are services/door/codes.py."""
-    mac = hmac.new(secret.encode(), f"ticket:{booking_id}:{reference}".encode(), hashlib.sha256)
-    check = base64.b32encode(mac.digest()[:10]).decode().rstrip("=")
-    return f"{BOOKING_CODE_PREFIX}:{reference}:{check}"
-
-
-def booking_code_matches(secret: str, booking_id: UUID, reference: str, presented: str) -> bool:
-    """Constant-time check of a presented HMAC code (any letter case) against the booking's."""
-    expected = booking_code(secret, booking_id, reference)
-    return hmac.compare_digest(expected.encode(), presented.strip().upper().encode())

@@ -31,14 +31,15 @@ from services.catalog import service, store
 from services.errors import InvalidInput
 from services.openapi import problems
 from services.staff.auth import PUBLIC, StaffRequest, manager_only
-from services.state import Db
+from services.state import READ_CONN, Db
 
 WRITE: dict[str, Any] = {
     "guards": [manager_only],
     "security": [{"BearerToken": []}],
     "tags": ["programme (staff)"],
 }
-READ: dict[str, Any] = {"opt": PUBLIC, "tags": ["programme"]}
+# Programme reads: anonymous callers read the replica when one is configured (services.state).
+READ: dict[str, Any] = {"opt": PUBLIC, "tags": ["programme"], "dependencies": {"conn": READ_CONN}}
 Cursor = Annotated[
     str | None,
     QueryParameter(pattern=r"^[A-Za-z0-9_-]{1,400}$", description="`next_cursor` of the last page"),

@@ -9,7 +9,7 @@ Layout of the 83 signed bytes (docs/door.md):
 
 The signature covers `usher door code` and the first 19 bytes. Base32 keeps the text in the QR
 code's alphanumeric mode (and case does not matter when a code is typed). Today's HMAC booking
-codes (`USHER1:<reference>:<check>`) are parsed here too, and checked by the box office.
+codes (`USHER1:<reference>:<check>`) are parsed here too, and checked by services/ticket_codes.py.
 """
 
 from __future__ import annotations

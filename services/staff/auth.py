@@ -18,6 +18,7 @@ from litestar.security.jwt import JWTAuth, Token
 from schemas.staff import Role, StaffMember
 from services.errors import NotAllowed
 from services.settings import Settings
+from services.staff.status import StaffStatus
 
 PUBLIC: dict[str, Any] = {"exclude_from_auth": True}
 StaffRequest: TypeAlias = Request[StaffMember, Any, Any]
@@ -27,13 +28,19 @@ _RANK: dict[str, int] = {"staff": 1, "manager": 2}
 async def _staff_from_token(
     token: Token, connection: ASGIConnection[Any, Any, Any, Any]
 ) -> StaffMember | None:
+    """The token's staff member, None (401) when the token lacks one or the account is missing
+    or deactivated: the account's status is read at most once per USHER_STAFF_STATUS_SECONDS
+    per account and process (services/staff/status.py)."""
     extras = token.extras
     try:
-        return StaffMember(
+        member = StaffMember(
             id=UUID(token.sub), email=extras["email"], name=extras["name"], role=extras["role"]
         )
     except (KeyError, ValueError):
         return None
+    state = connection.app.state
+    status: StaffStatus = state.staff_status
+    return member if await status.active(state.pool, member.id) else None
 
 
 def jwt_auth(settings: Settings) -> JWTAuth[StaffMember, Token]:

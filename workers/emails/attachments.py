@@ -1,5 +1,5 @@
-"""What travels with an email besides its text: the ticket code for the door (as text and as a
-QR code image), and a calendar entry (.ics) per booking."""
+"""What travels with an email besides its text: the ticket code for the door as a QR code image
+(the code itself: services/ticket_codes.py), and a calendar entry (.ics) per booking."""
 
 from __future__ import annotations
 
@@ -9,17 +9,10 @@ from typing import Literal
 
 import segno
 
-from services.box_office.tokens import booking_code
-from workers.emails.letters import BookingFacts, MailContext
+from workers.emails.letters import MailContext
 from workers.emails.present import local_time
 
 PRODUCT_ID = "-//Usher//Box office//EN"
-
-
-def ticket_code(secret: str, booking: BookingFacts) -> str:
-    """The booking's HMAC code (`USHER1:<reference>:<check>`): made by the box office
-    (`tokens.booking_code`), which the door also calls to check one."""
-    return booking_code(secret, booking.booking_id, booking.reference)
 
 
 def qr_png(code: str) -> tuple[bytes, int]:

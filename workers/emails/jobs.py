@@ -22,18 +22,21 @@ from arq import Retry
 from arq.connections import ArqRedis
 
 from schemas.events import EmailFailed, EmailResendRequested, Event
+from services import tracing
 from services.box_office import store as box_office
 from services.ids import uuid7
 from services.notifications import rules, store
 from services.outbox import record_event
 from services.settings import Settings
 from workers.delivery import Delivery
+from workers.emails import mime
 from workers.emails.devices import pickup_reminder
 from workers.emails.kinds import letters_for, screening_reminder
 from workers.emails.letters import Letter, ScreeningFacts
 from workers.emails.render import compose, decode_context, envelope_sender, render
 from workers.emails.smtp import Mailer, SendFailed
 from workers.jobs import enqueue
+from workers.metrics import EMAILS, EMAILS_QUEUED
 
 log = logging.getLogger("usher.emails")
 
@@ -85,6 +88,7 @@ async def queue_emails(delivery: Delivery, event: Event) -> None:
     letters = await letters_for(delivery.conn, event, delivery.settings)
     domain = delivery.settings.mail.sender_domain
     new = await store.insert_emails(delivery.conn, new_rows(letters, event.id, domain))
+    EMAILS_QUEUED.inc(len(new))
     for n in range(0, len(new), SEND_BATCH):
         batch = [str(email_id) for email_id in new[n : n + SEND_BATCH]]
         await delivery.enqueue(
@@ -125,6 +129,7 @@ async def close_mailer(ctx: dict[str, Any]) -> None:
 async def send_email(ctx: dict[str, Any], email_id: str) -> str:
     """arq job: send one email if it is this job's to send; returns what happened."""
     outcome = await _send_one(ctx, UUID(email_id))
+    EMAILS.labels(outcome=outcome).inc()
     if outcome in NOT_YET:
         _retry_soon(ctx)
     return outcome
@@ -135,6 +140,8 @@ async def send_emails(ctx: dict[str, Any], email_ids: list[str]) -> dict[str, in
     transaction that may commit while this job runs); returns how many ended how. Run again
     while some are not there yet: those already sent are then skipped at once."""
     outcomes = Counter([await _send_one(ctx, UUID(email_id)) for email_id in email_ids])
+    for outcome, n in outcomes.items():
+        EMAILS.labels(outcome=outcome).inc(n)
     if outcomes.keys() & NOT_YET:
         _retry_soon(ctx)
     return dict(outcomes)
@@ -181,7 +188,8 @@ async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
     if leased.attempts > mail.max_attempts:
         await _fail(pool, leased, "the worker died while sending it, every time", "exhausted")
         return "exhausted"
-    try:
+    try:  # an address that does not parse can never be delivered: failed for good, like this
+        recipient = mime.ascii_address(leased.recipient)
         context = decode_context(leased.kind, leased.context)
         message = compose(
             render(leased.kind, context, settings),
@@ -198,7 +206,12 @@ async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
         await _fail(pool, leased, f"cannot render: {exc!r}", "permanent")
         return "permanent"
     try:
-        await mailer(ctx).send(message, envelope_sender(settings), leased.recipient)
+        with tracing.span(
+            f"send email {leased.kind}",
+            await _trace_of(pool, key),
+            **{"usher.email_id": str(key)},
+        ):
+            await mailer(ctx).send(message, envelope_sender(settings), recipient)
     except SendFailed as failure:
         return await _after_failure(ctx, leased, failure)
     async with pool.acquire() as proxy:
@@ -206,6 +219,18 @@ async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
     if not sent:
         log.warning("email %s: sent, but its lease had passed to another worker", key)
     return "sent"
+
+
+_TRACE = """
+    SELECT o.payload::text FROM email e JOIN outbox o USING (event_id) WHERE e.id = $1
+"""
+
+
+async def _trace_of(pool: asyncpg.Pool, key: UUID) -> str | None:
+    """The trace of the change whose event asked for this email (tracing on, outbox row kept)."""
+    if not tracing.enabled():
+        return None
+    return tracing.carried(await pool.fetchval(_TRACE, key))
 
 
 def _thread(leased: store.Leased, domain: str) -> str | None:

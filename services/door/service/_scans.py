@@ -16,7 +16,7 @@ import msgspec
 from schemas.door import ScanAnswer, ScanIn, UploadAnswer, UploadedScan, UploadIn
 from schemas.event_base import Event
 from schemas.staff import StaffMember
-from services.box_office.tokens import booking_code_matches
+from services import ticket_codes
 from services.door import codes, rules, store
 from services.ids import uuid7
 from services.outbox import event_row, record_events
@@ -41,7 +41,7 @@ async def scan(
     keys = codes.keyring(settings.door.signing_keys)
     code = codes.read(keys, data.code)
     bookings = _Bookings(conn)
-    booking = await bookings.find(code, settings.auth.secret)
+    booking = await bookings.find(code, settings.auth.ticket_keys)
     entry = rules.Entry(now, data.door, data.scanner_id, staff.name)
     ticket = code.ticket if isinstance(code, codes.SignedCode) else codes.PARTY
     the_scan = rules.Scan(data.screening_id, ticket, entry, "online")
@@ -170,7 +170,7 @@ async def _record_once(
                 continue
             entry = rules.Entry(item.scanned_at, door, scanner_id, staff.name)
             code = read.get(item.code) or read.setdefault(item.code, codes.read(keys, item.code))
-            booking = await bookings.find(code, settings.auth.secret)
+            booking = await bookings.find(code, settings.auth.ticket_keys)
             ticket = code.ticket if isinstance(code, codes.SignedCode) else codes.PARTY
             the_scan = rules.Scan(screening_id, ticket, entry, mode)
             if isinstance(code, codes.Forged) or (
@@ -215,7 +215,7 @@ class _Bookings:
         self.by_reference[booking.reference] = booking.id
 
     async def find(
-        self, code: codes.SignedCode | codes.LegacyCode | codes.Forged, secret: str
+        self, code: codes.SignedCode | codes.LegacyCode | codes.Forged, keys: tuple[str, ...]
     ) -> rules.Booking | None:
         self.forged = False
         if isinstance(code, codes.Forged):
@@ -228,9 +228,7 @@ class _Bookings:
             found = self.by_id[known_id] if known_id else None
             found = found or await store.door_booking(self.conn, reference=code.reference)
             # an HMAC code is genuine only when its check matches the booking's
-            if found is None or not booking_code_matches(
-                secret, found.id, found.reference, code.text
-            ):
+            if found is None or not ticket_codes.verify(code.text, found.id, found.reference, keys):
                 self.forged = True
                 return None
         if found is not None:

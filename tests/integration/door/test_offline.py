@@ -10,7 +10,7 @@ from uuid import UUID
 
 import httpx
 
-from services.box_office.tokens import booking_code
+from services import ticket_codes
 from services.door import codes
 from services.settings import get_settings
 from tests.integration.door.helpers import book, code_of, open_doors, scan_body
@@ -40,7 +40,9 @@ async def test_the_snapshot_lists_every_ticket_by_digest_and_nothing_of_the_patr
         "valid",
         [],
     ]
-    legacy = booking_code(get_settings().auth.secret, UUID(first["id"]), first["reference"])
+    legacy = ticket_codes.sign(
+        get_settings().auth.ticket_keys[0], UUID(first["id"]), first["reference"]
+    )
     assert snapshot["legacy"][codes.legacy_digest(legacy)] == party
     assert len(snapshot["tickets"]) == 3
     assert snapshot["revoked"] == []

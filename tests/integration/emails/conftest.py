@@ -26,7 +26,7 @@ from arq.worker import Worker
 from redis.asyncio import Redis
 
 from schemas.access import DeviceReservation, DeviceReservationIn
-from schemas.box_office import Booking, ConfirmIn, HoldIn, Patron, TicketIn
+from schemas.box_office import Booking, ConfirmIn, HoldIn, PatronIn, TicketIn
 from services.access import service as access
 from services.box_office import service
 from services.settings import Settings, get_settings
@@ -184,7 +184,7 @@ async def book(
             hold.token,
             str(uuid4()),
             ConfirmIn(
-                patron=Patron(name=name, email=email),
+                patron=PatronIn(name=name, email=email),
                 tickets=[TicketIn(seat, kind) for seat, kind in zip(seats, kinds, strict=True)],
             ),
             now,
