@@ -190,6 +190,17 @@ async def test_the_keyboard_walk_and_where_the_focus_lands_after_each_action(
     await assert_accessible(page, "every hold released")
 
 
+# Records in window.said each thing the page gives screen readers to say.
+LISTEN = """
+() => {
+  window.said = [];
+  const region = document.getElementById("announcer");
+  new MutationObserver(() => window.said.push(region.textContent)).observe(
+    region, { childList: true, characterData: true, subtree: true });
+}
+"""
+
+
 async def test_a_burst_of_holds_is_announced_once_and_expiry_is_announced(
     page, live: Live, small: UUID, demo: asyncpg.Pool
 ):
@@ -197,12 +208,7 @@ async def test_a_burst_of_holds_is_announced_once_and_expiry_is_announced(
     await page.locator(f'button.screening[data-screening="{small}"]').click()
     await page.wait_for_selector("#feed-status[data-state='live']")
     await page.wait_for_selector(_seat("J1", "available"))
-    await page.evaluate(
-        "window.said = [];"
-        "new MutationObserver(() => window.said.push(document.getElementById('announcer')"
-        ".textContent)).observe(document.getElementById('announcer'),"
-        " {childList: true, characterData: true, subtree: true})"
-    )
+    await page.evaluate(LISTEN)
     async with httpx.AsyncClient(base_url=live.url) as http:
         await asyncio.gather(
             _hold(http, small, ["J1", "J2"], wheelchair_spaces=1),
@@ -243,6 +249,59 @@ async def test_a_burst_of_holds_is_announced_once_and_expiry_is_announced(
         "() => window.said.some((s) => s.includes('1 hold expired: F5.'))", timeout=10000
     )
     await page.wait_for_selector(_seat("F5", "available"), timeout=3000)
+
+
+# Lets a test cut the page's live feed (as a network outage would) and restore it: the page's
+# own fetch(), wrapped before the page's scripts run.
+DROPPABLE_FEED = """
+(() => {
+  const real = window.fetch.bind(window);
+  const open = new Set();
+  let cut = false;
+  window.cutFeed = () => {
+    cut = true;
+    for (const controller of open) controller.abort();
+    open.clear();
+  };
+  window.restoreFeed = () => { cut = false; };
+  window.fetch = (input, init = {}) => {
+    if (!String(input).includes("/v1/staff/events")) return real(input, init);
+    if (cut) return Promise.reject(new TypeError("Failed to fetch"));
+    const controller = new AbortController();
+    init.signal?.addEventListener("abort", () => controller.abort());
+    open.add(controller);
+    return real(input, { ...init, signal: controller.signal });
+  };
+})();
+"""
+
+
+async def test_the_feeds_connection_is_announced_when_it_changes(page, live: Live, small: UUID):
+    await page.add_init_script(DROPPABLE_FEED)
+    await page.reload()
+    await _sign_in(page)
+    await page.wait_for_selector("#feed-status[data-state='live']")
+    await page.evaluate(LISTEN)
+    # The first connection is not news. The announcer speaks 0.8 s after the last news of a
+    # burst: twice that with nothing said shows it said nothing.
+    await page.wait_for_timeout(1600)
+    assert await page.evaluate("() => window.said") == []
+    await page.evaluate("() => window.cutFeed()")
+    await page.wait_for_selector("#feed-status[data-state='off']")
+    await page.wait_for_function(
+        "() => document.getElementById('announcer').textContent"
+        " === 'Live updates lost, reconnecting.'",
+        timeout=5000,
+    )
+    await page.evaluate("() => window.restoreFeed()")
+    await page.wait_for_selector("#feed-status[data-state='live']", timeout=10000)
+    await page.wait_for_function(
+        "() => document.getElementById('announcer').textContent === 'Live updates on.'",
+        timeout=5000,
+    )
+    # Each change said once, however many times the page tried to reconnect in between.
+    said = await page.evaluate("() => window.said")
+    assert said == ["Live updates lost, reconnecting.", "Live updates on."]
 
 
 async def test_at_320_px_nothing_scrolls_sideways(page, live: Live, small: UUID, staff):
