@@ -19,6 +19,7 @@ import pytest
 
 from services.demo import DEMO_STAFF, TIME_ZONE
 from tests.axe import assert_accessible
+from tests.integration.box_office.helpers import confirm_body
 from tests.integration.staff import test_browser
 from tests.integration.staff.conftest import ARTIFACTS, Live
 from tests.integration.staff.test_browser import BROWSER_ZONE, _seat, _sign_in, _tab_to
@@ -81,6 +82,14 @@ async def test_the_keyboard_walk_and_where_the_focus_lands_after_each_action(
     async with httpx.AsyncClient(base_url=live.url) as http:
         patron = await _hold(http, small, ["C1"])
         first, second = await _hold(http, small, ["D1"]), await _hold(http, small, ["E1"])
+        booked = await _hold(http, small, ["D4"])
+        confirmed = await http.post(
+            f"/v1/holds/{booked['id']}/confirm",
+            json=confirm_body(["D4"]),
+            headers={"X-Hold-Token": booked["token"], "Idempotency-Key": "walk"},
+        )
+        assert confirmed.status_code == 201, confirmed.text
+        reference = confirmed.json()["reference"]
 
     # Signed in by keyboard, the page opens on the first day with something on.
     await page.keyboard.type(DEMO_STAFF[0])
@@ -188,6 +197,28 @@ async def test_the_keyboard_walk_and_where_the_focus_lands_after_each_action(
     assert await _focused(page) == "holds-title"
     await page.wait_for_selector("#announcer:has-text('1 hold released: E1.')", timeout=3000)
     await assert_accessible(page, "every hold released")
+
+    # Cancel D4's booking by keyboard: the dialog takes the focus, Escape gives it back to the
+    # button that opened it; confirmed, the button goes and the focus comes back to the seat.
+    await _tab_to(page, "#seatmap button.seat")
+    assert await _focused(page) == "seat C1"
+    await page.keyboard.press("ArrowDown")
+    for _ in range(3):
+        await page.keyboard.press("ArrowRight")
+    assert await _focused(page) == "seat D4"
+    await page.keyboard.press("Enter")
+    await _tab_to(page, f'#selection-actions button[data-focus-key="cancel-{reference}"]')
+    await page.keyboard.press("Enter")
+    assert await _focused(page) == "cancel-reason"
+    await assert_accessible(page, "the cancel dialog")
+    await page.keyboard.press("Escape")
+    assert await _focused(page) == f"cancel-{reference}"
+    await page.keyboard.press("Enter")
+    await _tab_to(page, "#cancel-confirm")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector(_seat("D4", "available"), timeout=3000)
+    assert await _focused(page) == "seat D4"
+    assert await page.inner_text("#action-message") == f"Booking {reference} cancelled."
 
 
 # Records in window.said each thing the page gives screen readers to say.
