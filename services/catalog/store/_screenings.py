@@ -23,7 +23,7 @@ from services.box_office.store import SALE_STATUS_NOW
 from services.catalog import rules
 from services.catalog.store._films import film_id_for
 from services.catalog.store._places import series_ids_for
-from services.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from services.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, field_error
 from services.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 
 
@@ -199,7 +199,7 @@ async def _set_series(conn: asyncpg.Connection, screening_id: UUID, slugs: list[
 def _overlap(exc: Exception) -> Conflict:
     return Conflict(
         "the auditorium is taken then (another screening, with cleaning time, overlaps)",
-        errors=[{"field": "starts_at", "pointer": "#/starts_at", "reason": "overlaps a screening"}],
+        errors=[field_error("starts_at", "overlaps a screening")],
     )
 
 
