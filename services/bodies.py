@@ -15,6 +15,7 @@ recursion limit escape as a 500. Here, once for every route that takes `data`:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -49,9 +50,8 @@ class UsherRequest(Request[Any, Any, Any]):
                 f"the body must be application/json, not {content_type or 'unlabelled'}"
             )
         body = await self.body()
-        target = _body_type(self)
         try:
-            value = msgspec.json.decode(body or b"null", type=target, strict=True)
+            value = _decoder(_body_type(self)).decode(body or b"null")
         except msgspec.ValidationError as exc:
             raise ValidationException(
                 "the body does not match its schema",
@@ -61,6 +61,13 @@ class UsherRequest(Request[Any, Any, Any]):
             raise MalformedBody(_malformed_reason(exc)) from exc
         self._connection_state.json = value
         return value
+
+
+@functools.cache
+def _decoder(target: Any) -> msgspec.json.Decoder[Any]:
+    """One decoder per body type, made once: about twice as fast as Litestar's decode-then-convert
+    on a confirmation's body, where `msgspec.json.decode(type=...)` each time is slower than it."""
+    return msgspec.json.Decoder(target, strict=True)
 
 
 def _body_type(request: Request[Any, Any, Any]) -> Any:
