@@ -9,8 +9,9 @@ recursion limit escape as a 500. Here, once for every route that takes `data`:
   the browser would send without asking the API first (the preflight);
 - the bytes are decoded by msgspec with `strict=True` into the handler's own type, so a string
   is never a number and the Struct is built in one pass (Litestar passes it through as is);
-- bytes that are not JSON (truncated, not UTF-8, nested too deep, a number out of range) are a
-  400 `malformed-body`; JSON of the wrong shape a 400 `validation-error` naming the field.
+- bytes that are not JSON (truncated, not UTF-8, nested too deep) are a 400 `malformed-body`;
+  JSON of the wrong shape, or a number too big for its field (`1e400`), a 400
+  `validation-error` naming the field.
 """
 
 from __future__ import annotations

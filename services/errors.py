@@ -49,7 +49,7 @@ class InvalidParameter(UsherError):
 
 
 class MalformedBody(UsherError):
-    """The body is not JSON at all: truncated, not UTF-8, nested too deep, a number too big."""
+    """The body is not JSON at all: truncated, not UTF-8, nested too deep."""
 
     slug = "malformed-body"
     title = "The request body is not valid JSON"
