@@ -11,18 +11,21 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from schemas.common import Problem
+from services import tracing
 from services.access.routes import ACCESS_ROUTES
 from services.bodies import UsherRequest
 from services.box_office.routes import BOX_OFFICE_ROUTES
+from services.callers import proxy_headers
 from services.catalog.routes import CATALOG_ROUTES
 from services.metrics import metrics, prometheus_config
 from services.notifications.routes import NOTIFICATION_ROUTES
 from services.openapi import DOCS_PATH, SwaggerPage, complete, docs_router
 from services.problems import EXCEPTION_HANDLERS
 from services.request_log import request_log_middleware
-from services.settings import Settings, get_settings
+from services.settings import Settings, get_settings, key_problem
 from services.staff.auth import PUBLIC, jwt_auth
 from services.staff.routes import STAFF_ROUTES
+from services.staff.status import StaffStatus
 from services.state import DEPENDENCIES, connection, lifespan
 
 
@@ -37,6 +40,18 @@ async def healthz(state: State) -> dict[str, str]:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the API. Tests pass their own settings; servers read them from the environment."""
     settings = settings or get_settings()
+    if (problem := key_problem(settings.auth)) is not None:  # `usher serve` says so first
+        raise RuntimeError(problem)
+    if not tracing.enabled():
+        tracing.configure("usher-api", settings.otlp_endpoint)
+    # the caller's address first (services/callers.py), then the request's id and metrics
+    middleware: list[Any] = [
+        proxy_headers(settings),
+        request_log_middleware,
+        prometheus_config().middleware,
+    ]
+    if tracing.enabled():
+        middleware.insert(1, tracing.asgi_middleware())
     auth = jwt_auth(settings)
     route_handlers: list[Any] = [
         healthz,
@@ -50,10 +65,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
-        state=State({"settings": settings, "jwt": auth}),
+        state=State(
+            {
+                "settings": settings,
+                "jwt": auth,
+                "staff_status": StaffStatus(settings.auth.status_seconds),
+            }
+        ),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_log_middleware, prometheus_config().middleware],
+        middleware=middleware,
         on_app_init=[auth.on_app_init],
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),  # USHER_CORS_ORIGINS

@@ -13,9 +13,18 @@ import tempfile
 from collections.abc import Callable
 from datetime import date
 
-from services.settings import Settings, get_settings
+from services.settings import Settings, get_settings, key_problem
 
 Command = Callable[[argparse.Namespace], int]
+
+
+def _keys_refused() -> bool:
+    """serve, worker and relay never run on a missing, short or development key: one line on
+    stderr, and the command exits 2 (docs/security.md, the production checklist)."""
+    problem = key_problem(get_settings().auth)
+    if problem is not None:
+        print(f"usher: {problem}", file=sys.stderr)
+    return problem is not None
 
 
 async def _migrate() -> list[str]:
@@ -54,6 +63,9 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_create_staff(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from schemas.staff import StaffMemberIn
     from services.db import connect
     from services.errors import Conflict
     from services.staff import store
@@ -65,6 +77,14 @@ def cmd_create_staff(args: argparse.Namespace) -> int:
         password = getpass.getpass("password: ")
     if len(password) < 10:
         print("usher: the password needs at least 10 characters", file=sys.stderr)
+        return 2
+    try:  # the same rules as POST /v1/staff/members: one parsed address, a one-line name
+        msgspec.convert(
+            {"email": args.email, "name": args.name or args.email, "password": password},
+            StaffMemberIn,
+        )
+    except msgspec.ValidationError as exc:
+        print(f"usher: {exc}", file=sys.stderr)
         return 2
 
     async def run() -> None:
@@ -90,6 +110,8 @@ def cmd_create_staff(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if _keys_refused():
+        return 2
     settings = get_settings()
     metrics_dir = None
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -118,12 +140,14 @@ def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
         log_level=args.log_level,
         access_log=args.access_log,
         log_config=uvicorn_log_config(settings.log_format, args.log_level),
-        proxy_headers=True,
+        proxy_headers=False,  # the app reads X-Forwarded-For itself (USHER_TRUSTED_PROXIES)
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
+    if _keys_refused():
+        return 2
     from workers.process import run_relay
 
     asyncio.run(run_relay(get_settings()))
@@ -131,6 +155,8 @@ def cmd_relay(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if _keys_refused():
+        return 2
     from workers.process import run_worker
     from workers.registry import CONSUMERS
 
@@ -147,16 +173,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_lag(args: argparse.Namespace) -> int:
     import msgspec
-    from redis.asyncio import Redis
 
     from services.db import connect
+    from services.redis_client import connect_redis
     from workers.lag import LagReport, measure, render
 
     settings = get_settings()
 
     async def run() -> LagReport:
         conn = await connect(settings.database.url)
-        redis = Redis.from_url(settings.redis.url, socket_timeout=5, socket_connect_timeout=2)
+        redis = connect_redis(settings.redis, socket_timeout=5, socket_connect_timeout=2)
         try:
             return await measure(settings, conn, redis)
         finally:

@@ -3,7 +3,8 @@
 With USHER_DATABASE_URL / USHER_REDIS_URL unset it starts PostgreSQL and Valkey from pip wheels
 with their data in USHER_DATA_DIR (default `.usher/` in the repo root), so the data outlives a
 restart; then it creates the `usher` database if missing, applies the migrations, loads the demo
-programme and runs every process in PROCESSES as a child with the right USHER_* environment.
+programme and runs every process in PROCESSES as a child with the right USHER_* environment
+(USHER_SECRET_KEY, unless set, a random key kept in the data folder: `dev_secret_key`).
 
 Ctrl-C (SIGINT), SIGTERM or SIGHUP stops the children first, then the embedded servers. A child
 that dies on its own is reported, the rest are stopped, and the exit status is 1.
@@ -15,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -143,10 +145,27 @@ def servers(settings: Settings) -> Iterator[Stack]:
             print("usher dev: stopping the embedded servers", flush=True)
 
 
+def dev_secret_key(folder: Path) -> str:
+    """`usher dev`'s USHER_SECRET_KEY when none is set: made at random the first time and kept
+    in the data folder (`secret-key`, mode 0600), so staff stay signed in across restarts and
+    no two machines share a key."""
+    path = folder / "secret-key"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as file:
+        file.write(key + "\n")
+    return key
+
+
 def child_environment(settings: Settings, stack: Stack) -> dict[str, str]:
     path = os.environ.get("PYTHONPATH", "")
     return {
         **os.environ,
+        "USHER_SECRET_KEY": settings.auth.secret or dev_secret_key(data_dir(settings)),
         "USHER_DATABASE_URL": stack.database_url,
         "USHER_REDIS_URL": stack.redis_url,
         "USHER_HOST": settings.host,

@@ -106,6 +106,18 @@ class PreconditionFailed(UsherError):
     title = "Precondition failed"
 
 
+class TooManyRequests(UsherError):
+    """A rate limit (services/rate_limits.py): answered with `Retry-After` in seconds."""
+
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 def field_error(field: str, reason: str, source: str = "body") -> dict[str, str]:
     """One entry of a problem's `errors`: the field as the client named it, why, and where it
     was (`body`, `query`, `path` or `header`); a body field also gets its JSON Pointer (`#` for

@@ -28,6 +28,7 @@ _DESCRIPTIONS = {
     412: "The resource changed since the given version",
     415: "The body is not application/json",
     422: "Breaks a rule: `errors` names the field",
+    429: "Too many requests from this caller: try again after `Retry-After` seconds",
 }
 
 

@@ -40,10 +40,17 @@ def problem(
 
 
 def _usher_error(request: Request[Any, Any, Any], exc: UsherError) -> Response[dict[str, Any]]:
-    return problem(exc.status, exc.slug, exc.title, exc.detail, request, **exc.extra)
+    response = problem(exc.status, exc.slug, exc.title, exc.detail, request, **exc.extra)
+    response.headers.update(getattr(exc, "headers", {}))  # Retry-After of a 429
+    return response
 
 
-_MISSING = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]+)`")
+# msgspec names a missing or unknown field in its message, and so does schemas' check_email (run
+# in a Struct's __post_init__, whose errors msgspec locates at the Struct, not at the field)
+_MISSING = re.compile(
+    r"^(?:Object (?:missing required|contains unknown) field|Invalid e-mail address in field)"
+    r" `([^`]+)`"
+)
 # Litestar's own words for a missing parameter, the only place they name it
 _MISSING_PARAMETER = re.compile(r"^Missing required (\w+) parameter '([^']+)'")
 

@@ -16,6 +16,8 @@ from redis.asyncio import Redis
 
 from services.db import create_pool
 from services.metrics import POOL_IN_USE, POOL_WAITING
+from services.rate_limits import RateLimits
+from services.redis_client import connect_redis
 from services.settings import Settings
 from services.shutdown import Shutdown
 
@@ -39,13 +41,15 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             max_size=settings.database.pool_max,
         )
         app.state.replica_queue = asyncio.Semaphore(settings.database.pool_max)
-    app.state.redis = Redis.from_url(settings.redis.url)
+    app.state.redis = connect_redis(settings.redis)
+    app.state.rate_limits = RateLimits(settings)
     app.state.shutdown = Shutdown()
     app.state.shutdown.install()
     try:
         yield
     finally:
         app.state.shutdown.restore()
+        await app.state.rate_limits.aclose()
         await app.state.redis.aclose()
         if app.state.replica_pool is not app.state.pool:
             await app.state.replica_pool.close()

@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from schemas.events import EVENT_TYPES, Event, decode_event, decode_head
+from services import tracing
 from services.logs import event_id
 from services.settings import Settings
 from workers.constants import DEAD_LETTER_MAXLEN, DEAD_LETTERS, key
@@ -156,6 +157,7 @@ class GroupRunner:
         entry in its own savepoint), then acknowledge the ones that are done, all at once."""
         done: list[bytes] = []
         todo: list[tuple[bytes, str, Event]] = []
+        traces: dict[str, str | None] = {}  # the trace each event continues (tracing on)
         for entry_id, fields in entries:
             if entry_id is None:  # deleted by trimming while pending (Redis 6.2 shows a nil)
                 continue
@@ -165,12 +167,18 @@ class GroupRunner:
                 done.append(entry_id)
             else:
                 todo.append((entry_id, stream_id, event))
+                traces[stream_id] = tracing.carried((fields or {}).get(b"event"))
         if todo:
             applied = duplicates = 0
             async with self.pool.acquire() as proxy, proxy.transaction():
                 conn = cast(asyncpg.Connection, proxy)
                 for entry_id, stream_id, event in todo:
-                    outcome = await self._apply(conn, stream_id, event)
+                    with tracing.span(
+                        f"consume {event.type_name()}",
+                        traces.get(stream_id),
+                        **{"usher.group": self.group, "usher.event_id": str(event.id)},
+                    ):
+                        outcome = await self._apply(conn, stream_id, event)
                     if outcome is not None:
                         done.append(entry_id)
                         applied += outcome

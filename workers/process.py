@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from arq.worker import Worker
 from redis.asyncio import Redis
 
+from services import tracing
 from services.db import create_pool
+from services.redis_client import connect_redis
 from services.settings import Settings
 from workers import metrics
 from workers.consumers import GroupRunner
@@ -38,6 +40,7 @@ def default_consumer_name() -> str:
 
 
 async def run_relay(settings: Settings) -> None:
+    tracing.configure("usher-relay", settings.otlp_endpoint)
     relay = Relay(settings)
     _on_signals(relay.stop)
     metrics.serve(settings)
@@ -51,8 +54,8 @@ async def run_relay(settings: Settings) -> None:
 
 def consumer_redis(settings: Settings) -> Redis:
     """A client whose socket timeout outlasts the blocking XREADGROUP (redis-py #3138)."""
-    redis: Redis = Redis.from_url(
-        settings.redis.url,
+    redis: Redis = connect_redis(
+        settings.redis,
         socket_timeout=settings.events.consumer_block_ms / 1000 + 5,
         socket_connect_timeout=2,
     )
@@ -67,6 +70,7 @@ async def run_worker(
     jobs: bool = True,
 ) -> None:
     """Run every consumer group (and, with `jobs`, the arq worker) until SIGTERM or SIGINT."""
+    tracing.configure("usher-worker", settings.otlp_endpoint)
     stop = asyncio.Event()
     _on_signals(stop.set)
     metrics.serve(settings)

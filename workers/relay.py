@@ -41,7 +41,9 @@ import asyncpg
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services import tracing
 from services.ids import uuid7
+from services.redis_client import connect_redis
 from services.settings import Settings
 from workers.constants import NOTIFY_CHANNEL, RELAY_FENCE, RELAY_LOCK, key
 from workers.metrics import RELAY_LEADING, count_published
@@ -119,8 +121,8 @@ class Relay:
         self.stream = settings.redis.events_stream
         self.fence_key = key(settings.redis, RELAY_FENCE)
         self._own_redis = redis is None
-        self.redis = redis or Redis.from_url(
-            settings.redis.url, socket_timeout=5, socket_connect_timeout=2
+        self.redis = redis or connect_redis(
+            settings.redis, socket_timeout=5, socket_connect_timeout=2
         )
         self._publish = self.redis.register_script(_PUBLISH)
         self._wake = asyncio.Event()
@@ -279,7 +281,18 @@ class Relay:
         args: list[str] = [token, str(max(min_id, 0))]
         for row in rows:
             args += (str(row["event_id"]), row["event_type"], row["payload"])
-        await self._publish(keys=[self.fence_key, self.stream], args=args)
+        with contextlib.ExitStack() as spans:  # one span per event while tracing is on
+            for row in rows:
+                parent = tracing.carried(row["payload"])
+                if parent:
+                    spans.enter_context(
+                        tracing.span(
+                            f"publish {row['event_type']}",
+                            parent,
+                            **{"messaging.destination.name": self.stream},
+                        )
+                    )
+            await self._publish(keys=[self.fence_key, self.stream], args=args)
         await self._mark_published(conn, [row["position"] for row in rows])
         self.published += len(rows)
         count_published(row["event_type"] for row in rows)

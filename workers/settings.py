@@ -18,6 +18,7 @@ from arq.worker import Function, Worker, func
 
 from services.db import create_pool as create_db_pool
 from services.logs import job_id
+from services.redis_client import credentials
 from services.settings import Settings
 from workers.constants import ARQ_HEALTH, ARQ_QUEUE, key
 from workers.devices import (
@@ -81,7 +82,16 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
 
 
 def arq_redis_settings(settings: Settings) -> ArqRedisSettings:
-    return ArqRedisSettings.from_dsn(settings.redis.url)
+    if not settings.redis.sentinels:
+        return ArqRedisSettings.from_dsn(settings.redis.url)
+    password, db = credentials(settings.redis)
+    return ArqRedisSettings(
+        host=list(settings.redis.sentinels),
+        sentinel=True,
+        sentinel_master=settings.redis.sentinel_master,
+        password=password,
+        database=db,
+    )
 
 
 async def arq_pool(settings: Settings) -> ArqRedis:

@@ -22,12 +22,14 @@ from arq import Retry
 from arq.connections import ArqRedis
 
 from schemas.events import EmailFailed, EmailResendRequested, Event
+from services import tracing
 from services.box_office import store as box_office
 from services.ids import uuid7
 from services.notifications import rules, store
 from services.outbox import record_event
 from services.settings import Settings
 from workers.delivery import Delivery
+from workers.emails import mime
 from workers.emails.devices import pickup_reminder
 from workers.emails.kinds import letters_for, screening_reminder
 from workers.emails.letters import Letter, ScreeningFacts
@@ -186,7 +188,8 @@ async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
     if leased.attempts > mail.max_attempts:
         await _fail(pool, leased, "the worker died while sending it, every time", "exhausted")
         return "exhausted"
-    try:
+    try:  # an address that does not parse can never be delivered: failed for good, like this
+        recipient = mime.ascii_address(leased.recipient)
         context = decode_context(leased.kind, leased.context)
         message = compose(
             render(leased.kind, context, settings),
@@ -203,7 +206,12 @@ async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
         await _fail(pool, leased, f"cannot render: {exc!r}", "permanent")
         return "permanent"
     try:
-        await mailer(ctx).send(message, envelope_sender(settings), leased.recipient)
+        with tracing.span(
+            f"send email {leased.kind}",
+            await _trace_of(pool, key),
+            **{"usher.email_id": str(key)},
+        ):
+            await mailer(ctx).send(message, envelope_sender(settings), recipient)
     except SendFailed as failure:
         return await _after_failure(ctx, leased, failure)
     async with pool.acquire() as proxy:
@@ -211,6 +219,18 @@ async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
     if not sent:
         log.warning("email %s: sent, but its lease had passed to another worker", key)
     return "sent"
+
+
+_TRACE = """
+    SELECT o.payload::text FROM email e JOIN outbox o USING (event_id) WHERE e.id = $1
+"""
+
+
+async def _trace_of(pool: asyncpg.Pool, key: UUID) -> str | None:
+    """The trace of the change whose event asked for this email (tracing on, outbox row kept)."""
+    if not tracing.enabled():
+        return None
+    return tracing.carried(await pool.fetchval(_TRACE, key))
 
 
 def _thread(leased: store.Leased, domain: str) -> str | None:

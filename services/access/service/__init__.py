@@ -11,6 +11,7 @@ from services.access.service._desk import (
     return_unit,
 )
 from services.access.service._patrons import (
+    TieProof,
     cancel_reservation,
     get_reservation,
     reserve,
@@ -27,6 +28,7 @@ from services.access.service._waitlist import (
 
 __all__ = [
     "Tie",
+    "TieProof",
     "add_device",
     "cancel_reservation",
     "change_device",

@@ -66,6 +66,7 @@ async def test_the_pick_up_list_says_who_needs_what_and_what_is_ready(client, db
     await client.post(
         f"/v1/screenings/{screening}/device-reservations",
         json={"kind": "assistive_listening", "booking_reference": reference},
+        headers={"X-Booking-Secret": booked.json()["secret"]},
     )
     for name in ("Ion", "Mei", "Dan"):
         await reserve(client, screening, name)

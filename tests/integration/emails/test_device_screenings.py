@@ -69,7 +69,7 @@ async def test_a_cancelled_screening_tells_each_patron_once_devices_and_bookings
             screening_id,
             DeviceReservationIn("assistive_listening", "Fay", "fay@example.org", hold_id=hold.id),
             "fay",
-            hold.token,
+            access.TieProof(hold_token=hold.token),
             settings.access,
             now,
         )

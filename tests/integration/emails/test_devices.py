@@ -35,6 +35,7 @@ from tests.integration.emails.conftest import (
 )
 from tests.integration.emails.helpers import colour_pairs, contrast, html_of, images_of, text_of
 from tests.integration.events.conftest import Processes, wait_until
+from tests.integration.racing import caller
 from workers.delivery import Delivery
 from workers.emails import queue_emails, queue_pickup_reminders
 from workers.emails.kinds import letters_for
@@ -288,7 +289,7 @@ async def test_reserving_through_the_api_emails_the_patron_and_a_freed_device_th
             "patron_name": "Ana Pop",
             "patron_email": "ana@example.org",
         },
-        headers={"X-Client-Id": "ana"},
+        headers=caller("ana"),
     )
     bo = await client.post(
         route,
@@ -297,7 +298,7 @@ async def test_reserving_through_the_api_emails_the_patron_and_a_freed_device_th
             "patron_name": "Bo Li",
             "patron_email": "bo@example.org",
         },
-        headers={"X-Client-Id": "bo"},
+        headers=caller("bo"),
     )
     assert (ana.status_code, bo.status_code) == (201, 201), (ana.text, bo.text)
     assert (ana.json()["status"], bo.json()["status"]) == ("reserved", "waitlisted")

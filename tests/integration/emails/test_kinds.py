@@ -13,6 +13,7 @@ import asyncpg
 from schemas.box_office import CancelBookingIn
 from schemas.catalog import ScreeningPatch
 from schemas.staff import StaffMember
+from services import ticket_codes
 from services.box_office import service as box_office
 from services.catalog import service as catalog
 from services.settings import Settings
@@ -31,7 +32,7 @@ from tests.integration.emails.helpers import (
     images_of,
     text_of,
 )
-from workers.emails.attachments import qr_png, ticket_code
+from workers.emails.attachments import qr_png
 from workers.emails.facts import one_booking
 
 
@@ -99,8 +100,9 @@ async def test_booking_confirmed_has_everything_for_the_door_and_the_calendar(
     ):
         assert expected in text, expected
     facts = await one_booking(demo, booking.reference)
-    code = ticket_code(settings.auth.secret, facts)
+    code = ticket_codes.sign(settings.auth.ticket_keys[0], facts.booking_id, facts.reference)
     assert f"Ticket code: {code}" in text
+    assert ticket_codes.verify(code, facts.booking_id, facts.reference, settings.auth.ticket_keys)
 
     # the HTML part: accessible structure, the QR code inline, enough contrast
     html = html_of(message)
