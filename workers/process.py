@@ -21,11 +21,30 @@ from workers.consumers import GroupRunner
 from workers.delivery import Consumer
 from workers.registry import CONSUMERS
 from workers.relay import Relay
-from workers.settings import arq_pool, close_worker, worker_settings
+from workers.settings import arq_pool, close_worker, cron_jobs, worker_settings
 
 log = logging.getLogger("usher.worker")
 
 STOP_GRACE = 2.0  # seconds a consumer may take to finish its batch after SIGTERM
+
+
+class RoutineCronTicks(logging.Filter):
+    """arq logs each cron run's start (→) and result (←) at INFO: about 200 lines in five
+    minutes, which push `usher dev`'s banner out of view. This puts them at DEBUG (shown when
+    the arq.worker logger is at DEBUG); a cron job's retry or failure keeps its level."""
+
+    ROUTINE = ("%6.2fs → %s(%s)%s", "%6.2fs ← %s ● %s")
+
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = frozenset(names)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if record.msg in self.ROUTINE and len(args) > 1 and args[1] in self.names:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
 
 
 def _on_signals(callback: Callable[[], None]) -> None:
@@ -90,6 +109,9 @@ async def run_worker(
     worker: Worker | None = None
     if jobs:
         worker = Worker(**worker_settings(settings, ctx={"pool": pool}, redis_pool=arq))
+        logging.getLogger("arq.worker").addFilter(
+            RoutineCronTicks({job.name for job in cron_jobs(settings)})
+        )
         tasks.append(asyncio.create_task(worker.async_run(), name="arq"))
     log.info("worker %s: groups %s, jobs %s", name, [r.group for r in runners], jobs)
     try:

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Request, Response, delete, get, patch, post
+from litestar.datastructures import ResponseHeader
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
 
@@ -25,6 +27,7 @@ from schemas.box_office import (
     Hold,
     HoldChangeIn,
     HoldIn,
+    SeatMap,
 )
 from services import idempotency
 from services.box_office import service
@@ -92,19 +95,36 @@ def _rules(request: Request[Any, Any, Any]) -> BoxOfficeSettings:
         "Every seat with its kind and status (available, held, booked, blocked), and the "
         "screening's sale status. Poll with `If-None-Match: <ETag>`: 304 while nothing changed."
     ),
-    responses=problems(404),
+    responses={
+        HTTP_304_NOT_MODIFIED: ResponseSpec(
+            None, description="Unchanged since the ETag sent in If-None-Match: no body"
+        ),
+        **problems(404),
+    },
+    response_headers=[
+        ResponseHeader(
+            name="ETag",
+            value='"42"',
+            description="The seat map's version, quoted; send it back in If-None-Match.",
+            documentation_only=True,
+        ),
+        ResponseHeader(name="Cache-Control", value="no-cache", documentation_only=True),
+    ],
     **PATRON,
 )
 async def seat_map(
     conn: Db, screening_id: FromPath[UUID], if_none_match: IfNoneMatch = None
-) -> Response[Any]:
+) -> Response[SeatMap]:
     state = await service.read_seat_map(conn, screening_id, _now())
     etag = f'"{state.version}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if if_none_match and etag in [
         tag.strip().removeprefix("W/") for tag in if_none_match.split(",")
     ]:
-        return Response(None, status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        not_modified: Response[Any] = Response(
+            None, status_code=HTTP_304_NOT_MODIFIED, headers=headers
+        )
+        return not_modified
     return Response(state.render(), headers=headers)
 
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Router, get
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import File, Stream
 
@@ -90,10 +90,14 @@ async def staff_page() -> File:
 
 @get(
     "/v1/staff/events",
-    media_type="text/event-stream",
     summary="The live feed of events (Server-Sent Events), resumable with Last-Event-ID",
     description=FEED_DESCRIPTION,
+    media_type="text/event-stream",
     responses=problems(401, 403),
+    response_headers=[
+        ResponseHeader(name="Cache-Control", value="no-cache", documentation_only=True),
+        ResponseHeader(name="X-Accel-Buffering", value="no", documentation_only=True),
+    ],
     **STAFF,
 )
 async def staff_events(

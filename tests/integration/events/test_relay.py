@@ -281,19 +281,23 @@ async def test_redis_stopped_during_writes_and_started_again(
         settings, redis=msgspec.structs.replace(settings.redis, url=private_redis.url)
     )
     redis = Redis.from_url(private_redis.url, socket_timeout=5)
-    runner = group_runner(settings, db, redis)
-    async with running(Relay(settings), runner):
-        writing = asyncio.create_task(write_events(db, screenings, 1500, writers=4, pause=0.004))
-        await asyncio.sleep(0.4)
-        private_redis.kill()
-        await asyncio.sleep(0.8)
-        waiting = await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        assert waiting > 0  # the backlog is in PostgreSQL
-        private_redis.start()
-        written = await writing
-        await wait_until(published(db), within=30)
-        await wait_until(effects_caught_up(db), within=30)
-    entries = await stream_entries(redis, settings.redis.events_stream)
-    check_stream(entries, written)
-    await assert_effects_once(db, written)
-    await redis.aclose()
+    try:
+        runner = group_runner(settings, db, redis)
+        async with running(Relay(settings), runner):
+            writing = asyncio.create_task(
+                write_events(db, screenings, 1500, writers=4, pause=0.004)
+            )
+            await asyncio.sleep(0.4)
+            private_redis.kill()
+            await asyncio.sleep(0.8)
+            waiting = await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            assert waiting > 0  # the backlog is in PostgreSQL
+            private_redis.start()
+            written = await writing
+            await wait_until(published(db), within=30)
+            await wait_until(effects_caught_up(db), within=30)
+        entries = await stream_entries(redis, settings.redis.events_stream)
+        check_stream(entries, written)
+        await assert_effects_once(db, written)
+    finally:
+        await redis.aclose()
