@@ -41,6 +41,7 @@ class AuthSettings(msgspec.Struct, frozen=True):
 class BoxOfficeSettings(msgspec.Struct, frozen=True):
     max_seats_per_hold: int = 10
     max_live_holds_per_client: int = 5
+    max_held_seats_per_screening: int = 20  # per client, in all its live holds of a screening
     max_extensions: int = 2
     max_hold_minutes: int = 30
 
@@ -219,6 +220,7 @@ def get_settings() -> Settings:
         box_office=BoxOfficeSettings(
             max_seats_per_hold=_int("MAX_SEATS_PER_HOLD", 10),
             max_live_holds_per_client=_int("MAX_LIVE_HOLDS_PER_CLIENT", 5),
+            max_held_seats_per_screening=_int("MAX_HELD_SEATS_PER_SCREENING", 20),
             max_extensions=_int("MAX_HOLD_EXTENSIONS", 2),
             max_hold_minutes=_int("MAX_HOLD_MINUTES", 30),
         ),

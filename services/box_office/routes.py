@@ -78,6 +78,14 @@ IdempotencyKey = Annotated[
         "booking; the same key with another body is refused (422)."
     ),
 ]
+HoldIdempotencyKey = Annotated[
+    str | None,
+    idempotency.key_header(
+        "Optional. A retried hold request with the same key and body, from the same client, "
+        "answers the hold the first one made (200, `Idempotent-Replayed: true`, the same token) "
+        "instead of holding again; the same key with another body is refused (422)."
+    ),
+]
 IfNoneMatch = Annotated[
     str | None,
     HeaderParameter(name="If-None-Match", description="A seat map's ETag: 304 while unchanged."),
@@ -158,8 +166,10 @@ async def seat_map(
     "/v1/screenings/{screening_id:uuid}/holds",
     summary="Hold seats (explicit or best available), all or nothing",
     description=(
-        "409 names the seats that are not available, and nothing is held. The answer carries "
-        "the hold token, sent only this once."
+        "409 names the seats that are not available, and nothing is held; best available is "
+        "refused only when too few seats are free (or, with `together: required`, none side by "
+        "side). The answer carries the hold token, sent only this once (or again, to a retry "
+        "with the same Idempotency-Key)."
     ),
     status_code=HTTP_201_CREATED,
     responses=problems(404, 409, 422),
@@ -171,9 +181,22 @@ async def make_hold(
     screening_id: FromPath[UUID],
     data: JSONBody[HoldIn],
     client_id: ClientId = None,
+    idempotency_key: HoldIdempotencyKey = None,
 ) -> Response[Hold]:
     client = client_id or f"ip:{request.client.host if request.client else 'unknown'}"
-    hold = await service.make_hold(conn, screening_id, data, client, _rules(request), _now())
+    settings: Settings = request.app.state.settings
+    hold, replayed = await service.request_hold(
+        conn,
+        screening_id,
+        data,
+        client,
+        settings.box_office,
+        _now(),
+        idempotency_key,
+        settings.auth.secret,
+    )
+    if replayed:
+        return Response(hold, status_code=HTTP_200_OK, headers=dict(idempotency.REPLAYED))
     return Response(
         hold, status_code=HTTP_201_CREATED, headers={"Location": f"/v1/holds/{hold.id}"}
     )
