@@ -52,9 +52,11 @@ CREATE TABLE seat_free (
     dy float8 NOT NULL,
     kind text NOT NULL,
     plain boolean NOT NULL,
+    d float8 GENERATED ALWAYS AS (dx * dx + dy * dy) STORED,  -- squared distance to the focus
     PRIMARY KEY (screening_id, seat_id)
 );
 CREATE INDEX seat_free_block ON seat_free (screening_id, block_no, position);
+CREATE INDEX seat_free_near ON seat_free (screening_id, d) WHERE plain;
 
 -- A screening may go on sale at a set time: until then it is 'scheduled' and sells nothing.
 ALTER TABLE screening ADD COLUMN on_sale_at timestamptz;

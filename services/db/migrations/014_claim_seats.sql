@@ -94,8 +94,8 @@ $$;
 -- Hard rules: with no declared need, no wheelchair space nor companion seat; with
 -- `p_wheelchair` spaces, exactly that many wheelchair spaces side by side with the rest of the
 -- party, a companion seat only beside one of them. Seats in `p_skip` count as taken.
--- Blocks are read in order of the best window they could hold, two, then eight, then 32 at a
--- time, and no further once no block left could beat the best window found.
+-- Blocks are read in order of the best window they could hold, two, then four, then eight at
+-- a time, and no further once no block left could beat the best window found.
 CREATE FUNCTION box_office_choose(p_screening_id uuid, p_auditorium_id uuid, p_count integer,
                                   p_wheelchair integer, p_together boolean, p_skip uuid[],
                                   OUT seat_ids uuid[], OUT how text)
@@ -107,28 +107,90 @@ DECLARE
     v_batch integer := 2;
     v_best float8 := 'Infinity';
     v_orphan float8 := 'Infinity';
-    v_orphan_ids uuid[];
+    v_best_at integer[];  -- block and first position of the best window
+    v_orphan_at integer[];
+    v_batch_blocks integer[];
+    v_near integer := 16;
+    v_seen bigint := 0;
     v_window record;
 BEGIN
-    SELECT array_agg(block_no ORDER BY bound, block_no), array_agg(bound ORDER BY bound, block_no)
-      INTO v_blocks, v_bounds
-      FROM hall_block
-     WHERE auditorium_id = p_auditorium_id AND seats >= p_count
-       AND (p_wheelchair = 0 OR wheelchair);
-    WHILE v_next <= coalesce(cardinality(v_blocks), 0) AND v_bounds[v_next] < v_best LOOP
+    IF p_wheelchair > 0 THEN
+        SELECT array_agg(block_no ORDER BY bound, block_no),
+               array_agg(bound ORDER BY bound, block_no)
+          INTO v_blocks, v_bounds
+          FROM hall_block
+         WHERE auditorium_id = p_auditorium_id AND seats >= p_count AND wheelchair;
+    END IF;
+    -- Without a need: the windows around the v_near free plain seats nearest the focal point
+    -- (16, then 64, ... until a window leaving no single seat is found, or every free seat
+    -- read): one index scan for them, one range scan of their rows for the seats around.
+    -- A window of p_count seats starts at `position` when the seat p_count - 1 rows on is
+    -- p_count - 1 places on; it leaves a single seat on the left when the seat before it is
+    -- free and the one before that is not, and likewise on the right.
+    WHILE p_wheelchair = 0 AND v_best_at IS NULL AND v_near < 1048576 LOOP
+        FOR v_window IN
+            WITH anchor AS (
+                SELECT block_no, position FROM seat_free
+                 WHERE screening_id = p_screening_id AND plain AND seat_id <> ALL (p_skip)
+                 ORDER BY d LIMIT v_near
+            ), near AS (  -- the free seats around each anchor, enough to judge its windows
+                SELECT DISTINCT f.block_no, f.position, f.dx, f.dy
+                  FROM anchor a JOIN seat_free f
+                    ON f.screening_id = p_screening_id AND f.block_no = a.block_no
+                   AND f.position BETWEEN a.position - p_count - 1 AND a.position + p_count + 1
+                 WHERE f.plain AND f.seat_id <> ALL (p_skip)
+            ), w AS (
+                SELECT block_no, position,
+                       lead(position, p_count - 1) OVER win AS last,
+                       lag(position) OVER win AS left1, lag(position, 2) OVER win AS left2,
+                       lead(position, p_count) OVER win AS right1,
+                       lead(position, p_count + 1) OVER win AS right2,
+                       sum(dx) OVER win AS sx, sum(dy) OVER win AS sy
+                  FROM near
+                WINDOW win AS (PARTITION BY block_no ORDER BY position
+                               ROWS BETWEEN CURRENT ROW AND p_count - 1 FOLLOWING)
+            )
+            SELECT * FROM (
+                SELECT DISTINCT ON (orphan) block_no, position,
+                       coalesce(left1 = position - 1 AND (left2 IS NULL OR left2 < position - 2)
+                                OR right1 = position + p_count
+                                   AND (right2 IS NULL OR right2 > position + p_count + 1),
+                                false) AS orphan,
+                       (sx / p_count) ^ 2 + (sy / p_count) ^ 2 AS key, NULL::bigint AS seen
+                  FROM w WHERE last = position + p_count - 1
+                 ORDER BY orphan, key, block_no, position
+            ) AS best
+            UNION ALL
+            SELECT NULL, NULL, NULL, NULL, count(*) FROM anchor
+        LOOP
+            IF v_window.seen IS NOT NULL THEN
+                v_seen := v_window.seen;
+            ELSIF NOT v_window.orphan THEN
+                v_best_at := ARRAY[v_window.block_no, v_window.position];
+            ELSIF v_window.orphan AND v_window.key < v_orphan THEN
+                v_orphan := v_window.key;
+                v_orphan_at := ARRAY[v_window.block_no, v_window.position];
+            END IF;
+        END LOOP;
+        EXIT WHEN v_seen < v_near;  -- every free seat was read
+        v_near := v_near * 4;
+    END LOOP;
+    -- With a wheelchair need: blocks with a wheelchair space, in order of the best window
+    -- they could hold, two, then four, ... at a time, until none left could beat the best.
+    WHILE p_wheelchair > 0 AND v_next <= coalesce(cardinality(v_blocks), 0)
+          AND v_bounds[v_next] < v_best LOOP
+        v_batch_blocks := v_blocks[v_next:v_next + v_batch - 1];
         FOR v_window IN
             WITH f AS (
-                SELECT seat_id, block_no, position, dx, dy, kind,
+                SELECT block_no, position, dx, dy, kind,
                        position - row_number() OVER (PARTITION BY block_no ORDER BY position)
                            AS run
                   FROM seat_free
-                 WHERE screening_id = p_screening_id
-                   AND block_no = ANY (v_blocks[v_next:v_next + v_batch - 1])
-                   AND (plain OR p_wheelchair > 0) AND seat_id <> ALL (p_skip)
+                 WHERE screening_id = p_screening_id AND block_no = ANY (v_batch_blocks)
+                   AND seat_id <> ALL (p_skip)
             ), w AS (
                 SELECT block_no, position, count(*) OVER win AS n, sum(dx) OVER win AS sx,
-                       sum(dy) OVER win AS sy, array_agg(seat_id) OVER win AS ids,
-                       array_agg(kind) OVER win AS kinds,
+                       sum(dy) OVER win AS sy, array_agg(kind) OVER win AS kinds,
                        position - min(position) OVER this_run AS left_gap,
                        max(position) OVER this_run - position - p_count + 1 AS right_gap
                   FROM f
@@ -136,30 +198,30 @@ BEGIN
                                ROWS BETWEEN CURRENT ROW AND p_count - 1 FOLLOWING),
                        this_run AS (PARTITION BY block_no, run)
             )
-            SELECT DISTINCT ON (orphan) ids, (left_gap = 1 OR right_gap = 1) AS orphan,
+            SELECT DISTINCT ON (orphan) block_no, position,
+                   (left_gap = 1 OR right_gap = 1) AS orphan,
                    (sx / p_count) ^ 2 + (sy / p_count) ^ 2 AS key
-              FROM w
-             WHERE n = p_count AND (p_wheelchair = 0 OR box_office_kinds_fit(kinds, p_wheelchair))
+              FROM w WHERE n = p_count AND box_office_kinds_fit(kinds, p_wheelchair)
              ORDER BY orphan, key, block_no, position
         LOOP
             IF NOT v_window.orphan AND v_window.key < v_best THEN
                 v_best := v_window.key;
-                seat_ids := v_window.ids;
+                v_best_at := ARRAY[v_window.block_no, v_window.position];
             ELSIF v_window.orphan AND v_window.key < v_orphan THEN
                 v_orphan := v_window.key;
-                v_orphan_ids := v_window.ids;
+                v_orphan_at := ARRAY[v_window.block_no, v_window.position];
             END IF;
         END LOOP;
         v_next := v_next + v_batch;
-        v_batch := v_batch * 4;
+        v_batch := v_batch * 2;
     END LOOP;
-    IF seat_ids IS NOT NULL THEN
-        how := 'together';
-        RETURN;
-    END IF;
-    IF v_orphan_ids IS NOT NULL THEN
-        seat_ids := v_orphan_ids;
-        how := 'together, leaving a single seat';
+    IF v_best_at IS NOT NULL OR v_orphan_at IS NOT NULL THEN
+        how := CASE WHEN v_best_at IS NOT NULL THEN 'together'
+                    ELSE 'together, leaving a single seat' END;
+        v_best_at := coalesce(v_best_at, v_orphan_at);
+        SELECT array_agg(seat_id ORDER BY position) INTO seat_ids FROM seat_free
+         WHERE screening_id = p_screening_id AND block_no = v_best_at[1]
+           AND position >= v_best_at[2] AND position < v_best_at[2] + p_count;
         RETURN;
     END IF;
     IF p_together OR p_wheelchair > 0 THEN
@@ -342,21 +404,29 @@ BEGIN
                                 ELSE 'not enough seats' END;
                 RETURN;
             END IF;
+            -- Locked, with those whose free row is stale (a claim written around this
+            -- function): v_missing.
             IF p_wait THEN
-                v_locked := ARRAY(SELECT f.seat_id FROM seat_free f
-                                   WHERE f.screening_id = p_screening_id
-                                     AND f.seat_id = ANY (v_chosen)
-                                   ORDER BY f.seat_id FOR UPDATE);
+                SELECT coalesce(array_agg(seat_id), '{}'),
+                       coalesce(array_agg(seat_id) FILTER (WHERE claimed), '{}')
+                  INTO v_locked, v_missing
+                  FROM (SELECT f.seat_id, EXISTS (SELECT 1 FROM seat_claim c
+                                                  WHERE c.screening_id = p_screening_id
+                                                    AND c.seat_id = f.seat_id) AS claimed
+                          FROM seat_free f
+                         WHERE f.screening_id = p_screening_id AND f.seat_id = ANY (v_chosen)
+                         ORDER BY f.seat_id FOR UPDATE OF f) AS locked;
             ELSE
-                v_locked := ARRAY(SELECT f.seat_id FROM seat_free f
-                                   WHERE f.screening_id = p_screening_id
-                                     AND f.seat_id = ANY (v_chosen)
-                                   ORDER BY f.seat_id FOR UPDATE SKIP LOCKED);
+                SELECT coalesce(array_agg(seat_id), '{}'),
+                       coalesce(array_agg(seat_id) FILTER (WHERE claimed), '{}')
+                  INTO v_locked, v_missing
+                  FROM (SELECT f.seat_id, EXISTS (SELECT 1 FROM seat_claim c
+                                                  WHERE c.screening_id = p_screening_id
+                                                    AND c.seat_id = f.seat_id) AS claimed
+                          FROM seat_free f
+                         WHERE f.screening_id = p_screening_id AND f.seat_id = ANY (v_chosen)
+                         ORDER BY f.seat_id FOR UPDATE OF f SKIP LOCKED) AS locked;
             END IF;
-            -- A free row whose seat has a claim was written around this function: drop it.
-            v_missing := ARRAY(SELECT c.seat_id FROM seat_claim c
-                                WHERE c.screening_id = p_screening_id
-                                  AND c.seat_id = ANY (v_locked));
             EXIT WHEN cardinality(v_locked) = v_count AND cardinality(v_missing) = 0;
             DELETE FROM seat_free f
              WHERE f.screening_id = p_screening_id AND f.seat_id = ANY (v_missing);
