@@ -273,9 +273,10 @@ $$;
 --    caller computed p_expires_at from (else 'hold time changed', nothing written);
 -- 3. the client's live holds (new holds) and its seats held for this screening (holds, adds);
 -- 4. the seats: explicit ones through box_office_take_seats (a seat missing raises SQLSTATE
---    UH409 with the seat ids in DETAIL, which rolls the statement back), or best available: the
---    dead holds' claims of the screening are deleted (their seats are free), then
---    box_office_choose, and the chosen seats' free rows locked FOR UPDATE SKIP LOCKED; seats
+--    UH409 with the seat ids in DETAIL, which rolls the statement back), or best available:
+--    box_office_choose (when it finds nothing, the dead holds' claims of the screening are
+--    deleted first, their seats being free, and it chooses again), and the chosen seats' free
+--    rows locked FOR UPDATE SKIP LOCKED; seats
 --    another request is taking are skipped and the next best chosen. When nothing is left but
 --    seats being taken by others, it raises UH503 (nothing written) and the caller asks again
 --    with p_wait: then it waits for those seats' fate.
@@ -331,6 +332,7 @@ DECLARE
     v_locked uuid[];
     v_missing uuid[];
     v_labels text[];
+    v_reclaimed boolean := false;
 BEGIN
     IF p_kind = 'block' THEN
         PERFORM pg_advisory_xact_lock_shared(4, hashtext(p_screening_id::text));
@@ -383,19 +385,24 @@ BEGIN
     END IF;
 
     IF p_seat_ids IS NULL THEN
-        -- Dead holds' seats are free: give them back before choosing.
-        DELETE FROM seat_claim c
-         USING (SELECT c2.screening_id, c2.seat_id FROM hold h
-                  JOIN seat_claim c2 ON c2.hold_id = h.id AND c2.screening_id = h.screening_id
-                 WHERE h.screening_id = p_screening_id AND h.status = 'live'
-                   AND h.expires_at <= p_now AND c2.kind = 'hold' AND c2.expires_at <= p_now
-                 ORDER BY c2.seat_id FOR UPDATE OF c2 SKIP LOCKED) AS dead
-         WHERE c.screening_id = dead.screening_id AND c.seat_id = dead.seat_id
-           AND c.kind = 'hold' AND c.expires_at <= p_now;
         LOOP
             SELECT c.seat_ids, c.how INTO v_chosen, how
               FROM box_office_choose(p_screening_id, v_auditorium, p_count, p_wheelchair,
                                      p_together, v_skip) AS c;
+            IF v_chosen IS NULL AND NOT v_reclaimed THEN
+                -- Dead holds' seats are free: give them back (the worker does so too, in
+                -- time), and choose again.
+                v_reclaimed := true;
+                DELETE FROM seat_claim c
+                 USING (SELECT c2.screening_id, c2.seat_id FROM hold h
+                          JOIN seat_claim c2 ON c2.hold_id = h.id AND c2.screening_id = h.screening_id
+                         WHERE h.screening_id = p_screening_id AND h.status = 'live'
+                           AND h.expires_at <= p_now AND c2.kind = 'hold' AND c2.expires_at <= p_now
+                         ORDER BY c2.seat_id FOR UPDATE OF c2 SKIP LOCKED) AS dead
+                 WHERE c.screening_id = dead.screening_id AND c.seat_id = dead.seat_id
+                   AND c.kind = 'hold' AND c.expires_at <= p_now;
+                CONTINUE;
+            END IF;
             IF v_chosen IS NULL THEN
                 IF cardinality(v_skip) > 0 AND NOT p_wait THEN
                     RAISE EXCEPTION 'seats being taken' USING ERRCODE = 'UH503';
