@@ -43,7 +43,7 @@ from redis.asyncio import Redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from schemas.box_office import ConfirmIn, HoldIn, Patron, TicketIn  # noqa: E402
+from schemas.box_office import ConfirmIn, HoldIn, PatronIn, TicketIn  # noqa: E402
 from schemas.catalog import AuditoriumIn, Price, ScreeningIn, SeatIn  # noqa: E402
 from schemas.staff import StaffMember  # noqa: E402
 from services.box_office import service as box_office  # noqa: E402
@@ -139,7 +139,7 @@ async def book_everyone(pool: asyncpg.Pool, screening_id: UUID, clients: int = 8
                     hold.token,
                     str(uuid4()),
                     ConfirmIn(
-                        patron=Patron(name=f"Patron {n}", email=f"patron{n}@example.org"),
+                        patron=PatronIn(name=f"Patron {n}", email=f"patron{n}@example.org"),
                         tickets=[TicketIn(label, "adult")],
                     ),
                     now,
@@ -264,6 +264,7 @@ async def main(args: argparse.Namespace) -> None:
         "USHER_SMTP_SECURITY": "none",
         "USHER_RELAY_POLL_MS": "200",
         "USHER_CONSUMER_BLOCK_MS": "200",
+        "USHER_SECRET_KEY": os.environ.get("USHER_SECRET_KEY") or secrets.token_urlsafe(48),
     }
     os.environ.update({k: v for k, v in env.items() if k.startswith("USHER_")})
     get_settings.cache_clear()

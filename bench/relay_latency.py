@@ -185,6 +185,7 @@ async def main(args: argparse.Namespace) -> None:
         "USHER_DATABASE_URL": url,
         "USHER_REDIS_URL": args.redis_url,
         "USHER_REDIS_PREFIX": prefix,
+        "USHER_SECRET_KEY": os.environ.get("USHER_SECRET_KEY") or secrets.token_urlsafe(48),
     }
     relay: subprocess.Popen[bytes] | None = None
     try:

@@ -43,9 +43,10 @@ import msgspec  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
 from schemas.events import ScreeningUpdated, encode_event  # noqa: E402
-from schemas.staff import StaffMember  # noqa: E402
+from services.db.migrate import apply_migrations  # noqa: E402
 from services.settings import get_settings  # noqa: E402
 from services.staff.auth import issue_token, jwt_auth  # noqa: E402
+from services.staff.store import create_staff  # noqa: E402
 from tests.sse import Reader  # noqa: E402
 
 SCREENINGS = [uuid4() for _ in range(8)]
@@ -220,6 +221,9 @@ async def _run(args: argparse.Namespace, url: str, token: str, redis_url: str, s
 
 async def main(args: argparse.Namespace) -> None:
     base = get_settings()
+    if not base.auth.secret:  # serve refuses to start without a key of its own
+        secret = secrets.token_urlsafe(48)
+        base = msgspec.structs.replace(base, auth=msgspec.structs.replace(base.auth, secret=secret))
     admin_url = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     name = f"usher_bench_{secrets.token_hex(4)}"
@@ -238,10 +242,18 @@ async def main(args: argparse.Namespace) -> None:
         "USHER_REDIS_PREFIX": prefix,
         "USHER_SECRET_KEY": base.auth.secret,
     }
+    # the staff member's account is read once a token arrives (services/staff/status.py)
+    conn = await asyncpg.connect(database_url)
+    try:
+        await apply_migrations(conn)
+        member = await create_staff(
+            conn, email="bench@usher.test", name="Bench", role="staff", password_hash="-"
+        )
+    finally:
+        await conn.close()
     server = await asyncio.to_thread(_start_server, port, env)
     redis = Redis.from_url(redis_url)
     try:
-        member = StaffMember(id=uuid4(), email="bench@usher.test", name="Bench", role="staff")
         token, _ = issue_token(jwt_auth(base), member)
         await _run(args, url, token, redis_url, f"{prefix}events")
     finally:

@@ -8,6 +8,8 @@ from uuid import UUID
 
 import msgspec
 
+from schemas.common import EmailAddress, Name, Note, check_email
+
 DeviceKind = Literal["assistive_listening", "neckloop", "captioning", "audio_description"]
 DEVICE_KINDS: tuple[str, ...] = DeviceKind.__args__  # type: ignore[attr-defined]
 DeviceState = Literal["available", "on_loan", "charging", "needs_repair", "retired"]
@@ -26,21 +28,11 @@ AssetTag = Annotated[
         description="The label on the unit, unique in its venue.",
     ),
 ]
-PatronName = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*[^\x00\s][^\x00]*$")
-]
-PatronEmail = Annotated[
-    str,
-    msgspec.Meta(
-        pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$",
-        max_length=254,
-        examples=["patron@example.org"],
-    ),
-]
+PatronName = Name
+PatronEmail = EmailAddress
 BookingReference = Annotated[
     str, msgspec.Meta(pattern=r"^[A-Za-z0-9]{1,20}$", examples=["K7MQ2XR"])
 ]
-Note = Annotated[str, msgspec.Meta(max_length=500, pattern=r"^[^\x00]*$")]
 
 
 class DeviceOffer(msgspec.Struct, frozen=True):
@@ -75,6 +67,9 @@ class DeviceReservationIn(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     booking_reference: BookingReference | None = None
     hold_id: UUID | None = None
 
+    def __post_init__(self) -> None:
+        check_email("patron_email", self.patron_email)
+
 
 class DeviceReservation(msgspec.Struct, frozen=True, omit_defaults=True):
     """A device reservation. `secret` is sent once, when it is made: it lets the patron see and
@@ -87,6 +82,7 @@ class DeviceReservation(msgspec.Struct, frozen=True, omit_defaults=True):
     status: ReservationStatus
     patron_name: str
     requested_at: datetime
+    number: str = ""  # seven characters, e.g. `K7MQ2XD`: what the patron reads out at the desk
     patron_email: str | None = None
     position: int | None = None
     booking_reference: str | None = None
@@ -161,6 +157,7 @@ class PickUp(msgspec.Struct, frozen=True, omit_defaults=True):
     requested_at: datetime
     ready: bool
     seats: list[str]
+    number: str = ""  # the reservation's number, as the patron reads it out
     patron_email: str | None = None
     booking_reference: str | None = None
     position: int | None = None

@@ -9,9 +9,13 @@ from uuid import UUID
 import msgspec
 
 from schemas.catalog import SeatKind, TicketType
+from schemas.common import CONTROLS, ONE_LINE, EmailAddress, Name, Note, check_email
 
 SeatLabel = Annotated[
-    str, msgspec.Meta(pattern=r"^[^\x00\s]{1,12}$", examples=["F12"], description="A seat label.")
+    str,
+    msgspec.Meta(
+        pattern=rf"^[^{CONTROLS}\s]{{1,12}}$", examples=["F12"], description="A seat label."
+    ),
 ]
 SeatStatus = Literal["available", "held", "booked", "blocked"]
 HoldStatus = Literal["live", "released", "expired", "confirmed", "cancelled"]
@@ -19,7 +23,6 @@ BookingStatus = Literal["confirmed", "cancelled"]
 CancelledBy = Literal["patron", "staff", "screening"]
 SaleStatus = Literal["scheduled", "on_sale", "sold_out", "cancelled"]
 SeatCount = Annotated[int, msgspec.Meta(ge=1, le=100)]
-Note = Annotated[str, msgspec.Meta(max_length=500, pattern=r"^[^\x00]*$")]
 
 
 class SeatState(msgspec.Struct, frozen=True):
@@ -112,17 +115,16 @@ class Hold(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class Patron(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    name: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*[^\x00\s][^\x00]*$")
-    ]
-    email: Annotated[
-        str,
-        msgspec.Meta(
-            pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$",
-            max_length=254,
-            examples=["patron@example.org"],
-        ),
-    ]
+    name: Name
+    email: EmailAddress
+
+
+class PatronIn(Patron, frozen=True, forbid_unknown_fields=True):
+    """The patron a confirmation names, the address parsed as one addr-spec (a Booking's
+    `patron`, read back from storage, is not parsed again: an older row must still read)."""
+
+    def __post_init__(self) -> None:
+        check_email("email", self.email)
 
 
 class TicketIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -134,10 +136,10 @@ class ConfirmIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Turn a live hold into a booking: one ticket per held seat, each with a ticket type the
     screening sells. Payment is taken outside Usher; pass its reference if there is one."""
 
-    patron: Patron
+    patron: PatronIn
     tickets: Annotated[list[TicketIn], msgspec.Meta(min_length=1, max_length=100)]
     payment_reference: (
-        Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")] | None
+        Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)] | None
     ) = None
 
 

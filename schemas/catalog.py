@@ -9,7 +9,8 @@ from uuid import UUID
 import msgspec
 
 from schemas.common import (
-    NO_NUL,
+    CONTROLS,
+    ONE_LINE,
     CountryCode,
     CurrencyCode,
     LanguageCode,
@@ -22,8 +23,9 @@ from schemas.common import (
     Url,
 )
 
+_ONE_WORD = rf"^[^{CONTROLS}\s]+$"  # a seat or row label: no spaces, no control characters
 Rating = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=16, pattern=NO_NUL, examples=["NR", "PG-13"])
+    str, msgspec.Meta(min_length=1, max_length=16, pattern=ONE_LINE, examples=["NR", "PG-13"])
 ]
 SeatKind = Literal["standard", "wheelchair", "companion", "aisle", "restricted_view"]
 Feature = Literal[
@@ -196,8 +198,8 @@ class Seat(msgspec.Struct, frozen=True):
 
 
 class SeatIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    label: Annotated[str, msgspec.Meta(min_length=1, max_length=12, pattern=r"^[^\x00\s]+$")]
-    row_label: Annotated[str, msgspec.Meta(min_length=1, max_length=8, pattern=r"^[^\x00\s]+$")]
+    label: Annotated[str, msgspec.Meta(min_length=1, max_length=12, pattern=_ONE_WORD)]
+    row_label: Annotated[str, msgspec.Meta(min_length=1, max_length=8, pattern=_ONE_WORD)]
     row_number: Annotated[int, msgspec.Meta(ge=1, le=500)]
     position: Annotated[int, msgspec.Meta(ge=1, le=500)]
     x: float
@@ -282,7 +284,7 @@ class ScreeningIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     starts_at: Annotated[datetime, msgspec.Meta(tz=True)]
     prices: Annotated[list[Price], msgspec.Meta(min_length=1, max_length=20)]
     trailer_minutes: Minutes = 0
-    format: Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=NO_NUL)] = "DCP"
+    format: Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=ONE_LINE)] = "DCP"
     audio_languages: list[LanguageCode] = []
     subtitles: Subtitles | None = None
     features: list[Feature] = []
@@ -300,7 +302,7 @@ class ScreeningPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     starts_at: Annotated[datetime, msgspec.Meta(tz=True)] | msgspec.UnsetType = msgspec.UNSET
     trailer_minutes: Minutes | msgspec.UnsetType = msgspec.UNSET
     format: (
-        Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=NO_NUL)]
+        Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=ONE_LINE)]
         | msgspec.UnsetType
     ) = msgspec.UNSET
     audio_languages: list[LanguageCode] | msgspec.UnsetType = msgspec.UNSET
@@ -316,4 +318,4 @@ class ScreeningPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class CancelScreeningIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=NO_NUL)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=ONE_LINE)]

@@ -20,6 +20,9 @@ class EventHead(msgspec.Struct, frozen=True):
     aggregate_type: str
     aggregate_id: str
     venue_id: UUID | None = None
+    # W3C Trace Context of the change that made the event, when tracing is on
+    # (services/tracing.py): the relay, the consumers and the emails continue its trace
+    traceparent: str | None = None
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):

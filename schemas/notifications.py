@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 from uuid import UUID
 
 import msgspec
 
+from schemas.common import EmailAddress, check_email
+
 EmailStatus = Literal["queued", "sending", "sent", "failed"]
 EmailFailure = Literal["permanent", "exhausted"]
 EmailView = Literal["failed", "retrying", "queued", "sending", "sent"]
-EmailAddress = Annotated[
-    str,
-    msgspec.Meta(
-        pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$",
-        max_length=254,
-        examples=["patron@example.org"],
-    ),
-]
 
 
 class Email(msgspec.Struct, frozen=True):
@@ -55,3 +49,6 @@ class ResendIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     corrects a mistyped address (the booking itself keeps the address it was made with)."""
 
     recipient: EmailAddress | None = None
+
+    def __post_init__(self) -> None:
+        check_email("recipient", self.recipient)

@@ -8,13 +8,10 @@ from uuid import UUID
 
 import msgspec
 
+from schemas.common import EmailAddress, Name, check_email
+
 Role = Literal["staff", "manager"]
-Email = Annotated[
-    str,
-    msgspec.Meta(
-        pattern=r"^[^@\s\x00]+@[^@\s\x00]+$", max_length=254, examples=["staff@example.org"]
-    ),
-]
+Email = EmailAddress
 
 
 class StaffMember(msgspec.Struct, frozen=True):
@@ -39,6 +36,9 @@ class Session(msgspec.Struct, frozen=True):
 
 class StaffMemberIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     email: Email
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+    name: Name
     password: Annotated[str, msgspec.Meta(min_length=10, max_length=1024)]
     role: Role = "staff"
+
+    def __post_init__(self) -> None:
+        check_email("email", self.email)

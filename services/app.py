@@ -12,31 +12,62 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from schemas.common import Problem
+from services import tracing
 from services.access.routes import ACCESS_ROUTES
 from services.box_office.routes import BOX_OFFICE_ROUTES
+from services.callers import proxy_headers
 from services.catalog.routes import CATALOG_ROUTES
+from services.metrics import metrics, prometheus_config
 from services.notifications.routes import NOTIFICATION_ROUTES
 from services.problems import EXCEPTION_HANDLERS
-from services.settings import Settings, get_settings
+from services.request_log import request_log_middleware
+from services.settings import Settings, get_settings, key_problem
 from services.staff.auth import PUBLIC, jwt_auth
 from services.staff.routes import STAFF_ROUTES
+from services.staff.status import StaffStatus
 from services.state import DEPENDENCIES, connection, lifespan
 
 
-@get("/healthz", opt=PUBLIC, tags=["health"], summary="Liveness and readiness")
-async def healthz(state: State) -> dict[str, str]:
+@get("/livez", opt=PUBLIC, tags=["health"], summary="Liveness: the process answers")
+async def livez() -> dict[str, str]:
+    """Depends on nothing outside the process: an outage never gets a live API restarted."""
+    return {"status": "ok"}
+
+
+@get(
+    ["/readyz", "/healthz"],
+    opt=PUBLIC,
+    tags=["health"],
+    summary="Readiness: PostgreSQL answers (/healthz is the same check)",
+)
+async def readyz(state: State) -> dict[str, str]:
+    """Ready when PostgreSQL answers (503 problem+json with Retry-After otherwise). Not Redis:
+    the API sells without it (the live feed and hold-expiry jobs wait for it)."""
     async with connection(state) as conn:
         await conn.fetchval("SELECT 1")
-    await state.redis.ping()
     return {"status": "ok"}
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the API. Tests pass their own settings; servers read them from the environment."""
     settings = settings or get_settings()
+    if (problem := key_problem(settings.auth)) is not None:  # `usher serve` says so first
+        raise RuntimeError(problem)
+    if not tracing.enabled():
+        tracing.configure("usher-api", settings.otlp_endpoint)
+    # the caller's address first (services/callers.py), then the request's id and metrics
+    middleware: list[Any] = [
+        proxy_headers(settings),
+        request_log_middleware,
+        prometheus_config().middleware,
+    ]
+    if tracing.enabled():
+        middleware.insert(1, tracing.asgi_middleware())
     auth = jwt_auth(settings)
     route_handlers: list[Any] = [
-        healthz,
+        livez,
+        readyz,
+        metrics,
         *CATALOG_ROUTES,
         *BOX_OFFICE_ROUTES,
         *ACCESS_ROUTES,
@@ -46,9 +77,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
-        state=State({"settings": settings, "jwt": auth}),
+        state=State(
+            {
+                "settings": settings,
+                "jwt": auth,
+                "staff_status": StaffStatus(settings.auth.status_seconds),
+            }
+        ),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=middleware,
         on_app_init=[auth.on_app_init],
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),  # USHER_CORS_ORIGINS
@@ -72,5 +110,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ),
         signature_types=[Problem],
+        logging_config=None,  # the process's own (services/logs.py: plain or JSON lines)
         debug=False,
     )

@@ -1,19 +1,30 @@
-"""The `usher` command: dev | serve | worker | relay | lag | migrate | demo-data | create-staff |
-events-doc | mail-sink."""
+"""The `usher` command: dev | serve | worker | relay | lag | alive | replay | migrate |
+demo-data | create-staff | events-doc | mail-sink."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
-import logging
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import date
 
-from services.settings import get_settings
+from services.settings import Settings, get_settings, key_problem
 
 Command = Callable[[argparse.Namespace], int]
+
+
+def _keys_refused() -> bool:
+    """serve, worker and relay never run on a missing, short or development key: one line on
+    stderr, and the command exits 2 (docs/security.md, the production checklist)."""
+    problem = key_problem(get_settings().auth)
+    if problem is not None:
+        print(f"usher: {problem}", file=sys.stderr)
+    return problem is not None
 
 
 async def _migrate() -> list[str]:
@@ -52,6 +63,9 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_create_staff(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from schemas.staff import StaffMemberIn
     from services.db import connect
     from services.errors import Conflict
     from services.staff import store
@@ -63,6 +77,14 @@ def cmd_create_staff(args: argparse.Namespace) -> int:
         password = getpass.getpass("password: ")
     if len(password) < 10:
         print("usher: the password needs at least 10 characters", file=sys.stderr)
+        return 2
+    try:  # the same rules as POST /v1/staff/members: one parsed address, a one-line name
+        msgspec.convert(
+            {"email": args.email, "name": args.name or args.email, "password": password},
+            StaffMemberIn,
+        )
+    except msgspec.ValidationError as exc:
+        print(f"usher: {exc}", file=sys.stderr)
         return 2
 
     async def run() -> None:
@@ -88,9 +110,27 @@ def cmd_create_staff(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if _keys_refused():
+        return 2
+    settings = get_settings()
+    metrics_dir = None
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # several processes: the metrics client adds up their files (services/metrics.py)
+        metrics_dir = tempfile.mkdtemp(prefix="usher-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        _run_uvicorn(args, settings)
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
-    settings = get_settings()
+    from services.logs import uvicorn_log_config
+
     uvicorn.run(
         "services.app:create_app",
         factory=True,
@@ -99,13 +139,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=args.log_level,
         access_log=args.access_log,
-        proxy_headers=True,
+        log_config=uvicorn_log_config(settings.log_format, args.log_level),
+        proxy_headers=False,  # the app reads X-Forwarded-For itself (USHER_TRUSTED_PROXIES)
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
-    return 0
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
+    if _keys_refused():
+        return 2
     from workers.process import run_relay
 
     asyncio.run(run_relay(get_settings()))
@@ -113,6 +155,8 @@ def cmd_relay(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if _keys_refused():
+        return 2
     from workers.process import run_worker
     from workers.registry import CONSUMERS
 
@@ -129,16 +173,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_lag(args: argparse.Namespace) -> int:
     import msgspec
-    from redis.asyncio import Redis
 
     from services.db import connect
+    from services.redis_client import connect_redis
     from workers.lag import LagReport, measure, render
 
     settings = get_settings()
 
     async def run() -> LagReport:
         conn = await connect(settings.database.url)
-        redis = Redis.from_url(settings.redis.url, socket_timeout=5, socket_connect_timeout=2)
+        redis = connect_redis(settings.redis, socket_timeout=5, socket_connect_timeout=2)
         try:
             return await measure(settings, conn, redis)
         finally:
@@ -159,11 +203,64 @@ def cmd_lag(args: argparse.Namespace) -> int:
     return 0 if report.healthy else 1
 
 
+def cmd_alive(args: argparse.Namespace) -> int:
+    from workers.health import alive
+
+    path = args.file or get_settings().events.health_file
+    if not path:
+        print("usher: no health file (set USHER_HEALTH_FILE)", file=sys.stderr)
+        return 2
+    if alive(path, args.within):
+        return 0
+    print(f"usher: {path} not touched for {args.within:.0f} s: the loop is stuck", file=sys.stderr)
+    return 1
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from datetime import datetime
+    from uuid import UUID
+
+    from services.db import connect
+    from workers.relay import replay
+
+    since: datetime | UUID
+    try:
+        since = UUID(args.since)
+    except ValueError:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            print("usher: --since takes an event id or an ISO time", file=sys.stderr)
+            return 2
+        if since.tzinfo is None:
+            print("usher: give the time with its offset, e.g. 2026-12-06T05:00Z", file=sys.stderr)
+            return 2
+
+    async def run() -> int:
+        conn = await connect(get_settings().database.url)
+        try:
+            return await replay(conn, since)
+        finally:
+            await conn.close()
+
+    count = asyncio.run(run())
+    print(f"{count} events will be published again by the relay")
+    return 0
+
+
 def cmd_mail_sink(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
 
-    from workers.emails.sink import run_sink
+    from services.embedded import dev_extra_missing
+
+    try:
+        from workers.emails.sink import run_sink
+    except ModuleNotFoundError as exc:
+        if exc.name != "aiosmtpd":
+            raise
+        print(f"usher mail-sink: {dev_extra_missing(exc.name)}", file=sys.stderr)
+        return 1
 
     settings = get_settings()
     folder = Path(args.dir or Path(settings.data_dir) / "mail").expanduser().resolve()
@@ -241,6 +338,19 @@ def build_parser() -> argparse.ArgumentParser:
     lag = sub.add_parser("lag", help="relay and consumer lag; exit 1 when unhealthy")
     lag.add_argument("--json", action="store_true")
     lag.set_defaults(run=cmd_lag)
+    alive = sub.add_parser(
+        "alive", help="liveness of a worker or relay here: its health file is fresh (exit 0)"
+    )
+    alive.add_argument("--file", help="default: USHER_HEALTH_FILE")
+    alive.add_argument("--within", type=float, default=30.0, help="seconds (default 30)")
+    alive.set_defaults(run=cmd_alive)
+    replay = sub.add_parser(
+        "replay", help="publish retained outbox events again (consumers drop what they applied)"
+    )
+    replay.add_argument(
+        "--since", required=True, help="an event id (it and those after it) or an ISO time"
+    )
+    replay.set_defaults(run=cmd_replay)
     sink = sub.add_parser(
         "mail-sink", help="a local SMTP server that writes each message to a folder (.eml)"
     )
@@ -255,7 +365,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from services.logs import configure
+
+    try:
+        log_format = get_settings().log_format
+    except RuntimeError:  # a bad setting: the command itself says which, in plain text
+        log_format = "plain"
+    configure(log_format)
     args = build_parser().parse_args(argv)
     run: Command = args.run
     return run(args)

@@ -78,6 +78,18 @@ class PreconditionFailed(UsherError):
     title = "Precondition failed"
 
 
+class TooManyRequests(UsherError):
+    """A rate limit (services/rate_limits.py): answered with `Retry-After` in seconds."""
+
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 def _pointer(field: str) -> str:
     """`seats[2].label` -> `#/seats/2/label` (a JSON Pointer into the request body)."""
     parts: list[str] = []

@@ -15,6 +15,7 @@ _DESCRIPTIONS = {
     410: "No longer available",
     412: "The resource changed since the given version",
     422: "Breaks a rule: `errors` names the field",
+    429: "Too many requests from this caller: try again after `Retry-After` seconds",
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncpg
 
 from schemas.events import Event, to_wire
+from services import tracing
 
 _INSERT = """
     INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, venue_id, payload)
@@ -19,13 +20,17 @@ _INSERT = """
 def event_row(event: Event) -> tuple[object, ...]:
     """The outbox row of `event` (without its position, txid and times): event_id, event_type,
     aggregate_type, aggregate_id, venue_id, payload."""
+    payload = to_wire(event)
+    parent = tracing.traceparent()
+    if parent:
+        payload["traceparent"] = parent  # the envelope's (schemas/event_base.py EventHead)
     return (
         event.id,
         event.type_name(),
         event.aggregate,
         event.aggregate_id,
         event.venue_id,
-        to_wire(event),
+        payload,
     )
 
 

@@ -6,10 +6,13 @@ they call `get_settings()` and clear the cache with `get_settings.cache_clear()`
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
 import re
 from functools import lru_cache
 
+import limits
 import msgspec
 
 
@@ -19,6 +22,8 @@ class DatabaseSettings(msgspec.Struct, frozen=True):
     pool_max: int = 20
     # False when USHER_DATABASE_URL is unset: `usher dev` then starts an embedded server.
     configured: bool = True
+    # A read replica (a hot standby of `url`): anonymous programme reads go there when set.
+    replica_url: str = ""
 
 
 class RedisSettings(msgspec.Struct, frozen=True):
@@ -26,6 +31,9 @@ class RedisSettings(msgspec.Struct, frozen=True):
     prefix: str = "usher:"
     # False when USHER_REDIS_URL is unset: `usher dev` then starts an embedded server.
     configured: bool = True
+    # Redis Sentinel: (host, port) of each sentinel, and the name of the primary they watch
+    sentinels: tuple[tuple[str, int], ...] = ()
+    sentinel_master: str = "mymaster"
 
     @property
     def events_stream(self) -> str:
@@ -34,8 +42,22 @@ class RedisSettings(msgspec.Struct, frozen=True):
 
 
 class AuthSettings(msgspec.Struct, frozen=True):
+    """The keys (docs/security.md): `secret` signs staff tokens; ticket codes are signed with a
+    key of their own, USHER_TICKET_KEY or else one derived from `secret` for that purpose only,
+    and still verified with each of `previous_ticket_keys` (a key rotation keeps the tickets
+    already emailed)."""
+
     secret: str
     token_minutes: int = 12 * 60
+    status_seconds: float = 30.0  # a deactivated or deleted account's tokens fail within this
+    ticket_key: str = ""  # "": derived from `secret`
+    previous_ticket_keys: tuple[str, ...] = ()
+
+    @property
+    def ticket_keys(self) -> tuple[str, ...]:
+        """The key that signs ticket codes, then the earlier ones that still verify."""
+        signing = self.ticket_key or hmac.new(self.secret.encode(), _TICKETS, "sha256").hexdigest()
+        return (signing, *self.previous_ticket_keys)
 
 
 class BoxOfficeSettings(msgspec.Struct, frozen=True):
@@ -54,6 +76,21 @@ class AccessSettings(msgspec.Struct, frozen=True):
     no_show_minutes: int = 20  # after the start, a device never collected is released
     overdue_minutes: int = 30  # after the end, a device not returned is flagged to staff
     max_reservations_per_client: int = 4  # live reservations per client per screening
+
+
+class LimitSettings(msgspec.Struct, frozen=True):
+    """Who a caller is and how often it may act (services/callers.py, docs/security.md).
+
+    `trusted_proxies`: the networks of the reverse proxies in front of the API; X-Forwarded-For
+    is read only from a peer in them (none by default: the peer's own address counts). Rates
+    are `limits` strings (`30/minute`, `10 per 15 minutes`), per caller address unless named
+    per account; callers with a staff token are exempt from the per-address ones."""
+
+    trusted_proxies: tuple[str, ...] = ()
+    holds: str = "30/minute"
+    device_reservations: str = "10/minute"
+    sign_in_per_address: str = "20/minute"
+    sign_in_per_account: str = "10 per 15 minutes"
 
 
 class MailSettings(msgspec.Struct, frozen=True):
@@ -95,6 +132,13 @@ class EventSettings(msgspec.Struct, frozen=True):
     lag_alert_seconds: int = 60  # `usher lag` exits 1 past this
     job_timeout_seconds: int = 60
     job_tries: int = 5
+    # `usher worker` on SIGTERM: stop taking work, and let what it holds finish for this long
+    # (an email being sent is finished, not cancelled); keep the deployment's grace above it
+    worker_grace_seconds: int = 50
+    # a file the worker and the relay touch every HEARTBEAT_SECONDS while their loop runs
+    # (`usher alive` reads it: a liveness probe that asks nothing of PostgreSQL or Redis); ""
+    # writes none
+    health_file: str = ""
 
 
 class Settings(msgspec.Struct, frozen=True):
@@ -112,9 +156,18 @@ class Settings(msgspec.Struct, frozen=True):
     # origins whose pages may call the API from the browser (CORS); ("*",): any
     cors_origins: tuple[str, ...] = ("*",)
     access: AccessSettings = AccessSettings()
+    limits: LimitSettings = LimitSettings()
     public_url: str = "http://127.0.0.1:8000"
     data_dir: str = ".usher"
     debug: bool = False
+    # logs: "plain" lines or one JSON object per line ("json")
+    log_format: str = "plain"
+    # the API's /metrics asks for this bearer token when set; workers and relays serve their
+    # metrics on this port when it is not 0
+    metrics_token: str = ""
+    metrics_port: int = 0
+    # OpenTelemetry traces over OTLP/HTTP to this collector (e.g. http://otel-collector:4318)
+    otlp_endpoint: str = ""
 
     @property
     def local_url(self) -> str:
@@ -122,7 +175,33 @@ class Settings(msgspec.Struct, frozen=True):
         return _local_url(self.host, self.port)
 
 
-DEV_SECRET = "usher-dev-secret-change-me-in-production"
+DEV_SECRET = "usher-dev-secret-change-me-in-production"  # refused by serve, worker and relay
+MIN_KEY_BYTES = 32
+_TICKETS = b"usher ticket codes v1"  # the purpose label of the derived ticket key
+_NEW_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def key_problem(auth: AuthSettings) -> str | None:
+    """Why these keys must not run the API, a worker or the relay (one line), or None: unset
+    or empty, the development value, shorter than MIN_KEY_BYTES, or a ticket key that is the
+    staff-token key itself."""
+    named = [("USHER_SECRET_KEY", auth.secret)]
+    if auth.ticket_key:
+        named.append(("USHER_TICKET_KEY", auth.ticket_key))
+    named += [("USHER_PREVIOUS_TICKET_KEYS", key) for key in auth.previous_ticket_keys]
+    for name, key in named:
+        if not key:
+            return f"{name} is not set; set it to a random value, e.g. the output of `{_NEW_KEY}`"
+        if key == DEV_SECRET:
+            return f"{name} is the development key written in the source; set a random one"
+        if len(key.encode()) < MIN_KEY_BYTES:
+            return (
+                f"{name} is {len(key.encode())} bytes; it needs at least {MIN_KEY_BYTES}"
+                f" (e.g. the output of `{_NEW_KEY}`)"
+            )
+    if auth.ticket_key == auth.secret:
+        return "USHER_TICKET_KEY must differ from USHER_SECRET_KEY (tickets get a key of their own)"
+    return None
 
 
 def _env(name: str, default: str) -> str:
@@ -189,6 +268,39 @@ def _origins(name: str) -> tuple[str, ...]:
     return origins
 
 
+def _addresses(name: str) -> tuple[tuple[str, int], ...]:
+    """`host:port,host:port` (IPv6 in brackets: `[::1]:26379`)."""
+    found: list[tuple[str, int]] = []
+    for item in filter(None, (part.strip() for part in _env(name, "").split(","))):
+        host, sep, port = item.rpartition(":")
+        if not sep or not port.isdigit() or not host:
+            raise RuntimeError(f"USHER_{name}: {item!r} is not host:port")
+        found.append((host.strip("[]"), int(port)))
+    return tuple(found)
+
+
+def _networks(name: str) -> tuple[str, ...]:
+    """A comma-separated list of IP networks (CIDR) or addresses; anything else is refused at
+    start-up, so a misspelt proxy is not silently never trusted."""
+    items = tuple(n.strip() for n in _env(name, "").split(",") if n.strip())
+    try:
+        return tuple(str(ipaddress.ip_network(n, strict=False)) for n in items)
+    except ValueError as exc:
+        raise RuntimeError(f"USHER_{name}: {exc} (give CIDRs such as 10.0.0.0/8 or ::1)") from exc
+
+
+def _rate(name: str, default: str) -> str:
+    """A rate such as `30/minute` or `10 per 15 minutes` (the `limits` library's notation)."""
+    value = _env(name, default)
+    try:
+        limits.parse(value)
+    except ValueError as exc:
+        raise RuntimeError(
+            f"USHER_{name} must be a rate such as 30/minute or 10 per 15 minutes, got {value!r}"
+        ) from exc
+    return value
+
+
 def _local_url(host: str, port: int) -> str:
     """Where a client on this machine reaches an API bound to host:port."""
     if host in {"0.0.0.0", "::", ""}:
@@ -207,15 +319,23 @@ def get_settings() -> Settings:
             pool_min=_int("DB_POOL_MIN", 2),
             pool_max=_int("DB_POOL_MAX", 20),
             configured=_is_set("DATABASE_URL"),
+            replica_url=_env("DATABASE_REPLICA_URL", ""),
         ),
         redis=RedisSettings(
             url=_env("REDIS_URL", "") or "redis://127.0.0.1:6379/0",
             prefix=_env("REDIS_PREFIX", "usher:"),
             configured=_is_set("REDIS_URL"),
+            sentinels=_addresses("REDIS_SENTINELS"),
+            sentinel_master=_env("REDIS_SENTINEL_MASTER", "mymaster"),
         ),
         auth=AuthSettings(
-            secret=_env("SECRET_KEY", DEV_SECRET),
+            secret=_env("SECRET_KEY", ""),  # required by serve, worker and relay (key_problem)
             token_minutes=_int("TOKEN_MINUTES", 12 * 60),
+            status_seconds=min(_float("STAFF_STATUS_SECONDS", 30.0), 60.0),
+            ticket_key=_env("TICKET_KEY", ""),
+            previous_ticket_keys=tuple(
+                k.strip() for k in _env("PREVIOUS_TICKET_KEYS", "").split(",") if k.strip()
+            ),
         ),
         box_office=BoxOfficeSettings(
             max_seats_per_hold=_int("MAX_SEATS_PER_HOLD", 10),
@@ -252,6 +372,8 @@ def get_settings() -> Settings:
             lag_alert_seconds=_int("LAG_ALERT_SECONDS", 60),
             job_timeout_seconds=_int("JOB_TIMEOUT_SECONDS", 60),
             job_tries=_int("JOB_TRIES", 5),
+            worker_grace_seconds=_seconds("WORKER_GRACE_SECONDS", 50),
+            health_file=_env("HEALTH_FILE", ""),
         ),
         access=AccessSettings(
             pickup_lead_minutes=_int("DEVICE_PICKUP_LEAD_MINUTES", 30),
@@ -260,6 +382,13 @@ def get_settings() -> Settings:
             overdue_minutes=_int("DEVICE_OVERDUE_MINUTES", 30),
             max_reservations_per_client=_int("MAX_DEVICE_RESERVATIONS_PER_CLIENT", 4),
         ),
+        limits=LimitSettings(
+            trusted_proxies=_networks("TRUSTED_PROXIES"),
+            holds=_rate("RATE_HOLDS", "30/minute"),
+            device_reservations=_rate("RATE_DEVICE_RESERVATIONS", "10/minute"),
+            sign_in_per_address=_rate("RATE_SIGN_IN_PER_ADDRESS", "20/minute"),
+            sign_in_per_account=_rate("RATE_SIGN_IN_PER_ACCOUNT", "10 per 15 minutes"),
+        ),
         host=host,
         port=port,
         shutdown_grace_seconds=_seconds("SHUTDOWN_GRACE_SECONDS", 5),
@@ -267,4 +396,8 @@ def get_settings() -> Settings:
         public_url=_env("PUBLIC_URL", "") or _local_url(host, port),
         data_dir=_env("DATA_DIR", "") or ".usher",
         debug=_env("DEBUG", "") in {"1", "true", "yes"},
+        log_format=_choice("LOG_FORMAT", "plain", ("plain", "json")),
+        metrics_token=_env("METRICS_TOKEN", ""),
+        metrics_port=_int("METRICS_PORT", 0),
+        otlp_endpoint=_env("OTLP_ENDPOINT", ""),
     )

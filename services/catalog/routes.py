@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -28,17 +28,21 @@ from schemas.catalog import (
 )
 from schemas.common import REF_PATTERN, Page
 from services.catalog import service, store
+from services.catalog.rules import coming_friday
 from services.errors import InvalidInput
 from services.openapi import problems
 from services.staff.auth import PUBLIC, StaffRequest, manager_only
-from services.state import Db
+from services.state import READ_CONN, Db
 
 WRITE: dict[str, Any] = {
     "guards": [manager_only],
     "security": [{"BearerToken": []}],
     "tags": ["programme (staff)"],
 }
-READ: dict[str, Any] = {"opt": PUBLIC, "tags": ["programme"]}
+# Programme reads: anonymous callers read the replica when one is configured (services.state).
+READ: dict[str, Any] = {"opt": PUBLIC, "tags": ["programme"], "dependencies": {"conn": READ_CONN}}
+# The example dates of the document: the coming Friday, when the demo programme starts.
+_FRIDAY = coming_friday(date.today())
 Cursor = Annotated[
     str | None,
     QueryParameter(pattern=r"^[A-Za-z0-9_-]{1,400}$", description="`next_cursor` of the last page"),
@@ -121,8 +125,9 @@ async def get_auditorium(conn: Db, auditorium_id: Annotated[UUID, PathParameter(
     summary="Screenings in start order, filtered",
     description=(
         "`from` and `to` are dates in each venue's own time zone, both inclusive: "
-        "`?film=here&from=2025-03-21&to=2025-03-25` answers when and where HERE plays on "
-        "that Friday to Tuesday. Repeat `feature` to require several."
+        f"`?film=here&from={_FRIDAY}&to={_FRIDAY + timedelta(days=4)}` answers when and where "
+        "HERE plays on the coming Friday to Tuesday (the demo programme's run). Repeat "
+        "`feature` to require several, `status` to accept any of several."
     ),
     **READ,
 )
@@ -138,7 +143,13 @@ async def list_screenings(
     ] = None,
     audio_language: Language = None,
     subtitle_language: Language = None,
-    status: Annotated[ScreeningStatus | None, QueryParameter()] = None,
+    status: Annotated[
+        list[ScreeningStatus] | None,
+        QueryParameter(
+            description="Sale status, as each screening shows it; repeat for any of several. "
+            "Without it, every screening, cancelled ones included (shown as `cancelled`)"
+        ),
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[Screening]:
@@ -153,7 +164,7 @@ async def list_screenings(
         features=list(feature) if feature else None,
         audio_language=audio_language,
         subtitle_language=subtitle_language,
-        status=status,
+        statuses=tuple(status) if status else None,
     )
     items, next_cursor = await store.list_screenings(conn, where, cursor, limit)
     return Page(items=items, next_cursor=next_cursor)

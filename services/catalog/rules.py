@@ -110,3 +110,9 @@ def check_unique(values: list[str], field: str) -> None:
                 f"{value!r} is listed twice", field=f"{field}[{index}]", reason="duplicate"
             )
         seen.add(value)
+
+
+def coming_friday(today: date) -> date:
+    """The first Friday after today: where a listing's Friday-to-Tuesday run (and the demo
+    programme) starts."""
+    return today + timedelta(days=(4 - today.weekday()) % 7 or 7)

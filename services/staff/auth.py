@@ -6,18 +6,21 @@ Every route needs a staff token unless its handler sets `opt={"exclude_from_auth
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 from uuid import UUID
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTAuth, Token
 
 from schemas.staff import Role, StaffMember
-from services.errors import NotAllowed
+from services.errors import NotAllowed, NotAuthenticated
 from services.settings import Settings
+from services.staff.status import StaffStatus
 
 PUBLIC: dict[str, Any] = {"exclude_from_auth": True}
 StaffRequest: TypeAlias = Request[StaffMember, Any, Any]
@@ -27,13 +30,19 @@ _RANK: dict[str, int] = {"staff": 1, "manager": 2}
 async def _staff_from_token(
     token: Token, connection: ASGIConnection[Any, Any, Any, Any]
 ) -> StaffMember | None:
+    """The token's staff member, None (401) when the token lacks one or the account is missing
+    or deactivated: the account's status is read at most once per USHER_STAFF_STATUS_SECONDS
+    per account and process (services/staff/status.py)."""
     extras = token.extras
     try:
-        return StaffMember(
+        member = StaffMember(
             id=UUID(token.sub), email=extras["email"], name=extras["name"], role=extras["role"]
         )
     except (KeyError, ValueError):
         return None
+    state = connection.app.state
+    status: StaffStatus = state.staff_status
+    return member if await status.active(state.pool, member.id) else None
 
 
 def jwt_auth(settings: Settings) -> JWTAuth[StaffMember, Token]:
@@ -53,6 +62,38 @@ def issue_token(auth: JWTAuth[StaffMember, Token], member: StaffMember) -> tuple
         token_extras={"email": member.email, "name": member.name, "role": member.role},
     )
     return token, datetime.now(UTC) + lifetime
+
+
+async def staff_of(request: Request[Any, Any, Any]) -> StaffMember | None:
+    """The staff member of an `Authorization: Bearer` token on a public route, if one is sent:
+    checked exactly as the authentication middleware checks it elsewhere."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "bearer" or not encoded.strip():
+        raise NotAuthenticated("send a staff token as `Authorization: Bearer <token>`")
+    auth: JWTAuth[StaffMember, Token] = request.app.state.jwt
+    try:
+        token = auth.token_cls.decode(
+            encoded_token=encoded.strip(),
+            secret=auth.token_secret,
+            algorithm=auth.algorithm,
+            audience=auth.accepted_audiences,
+            issuer=auth.accepted_issuers,
+            require_claims=auth.require_claims,
+            verify_exp=auth.verify_expiry,
+            verify_nbf=auth.verify_not_before,
+            strict_audience=auth.strict_audience,
+        )
+    except NotAuthorizedException as exc:
+        raise NotAuthenticated("the staff token is not valid") from exc
+    staff = auth.retrieve_user_handler(token, request)
+    if inspect.isawaitable(staff):
+        staff = await staff
+    if not isinstance(staff, StaffMember):
+        raise NotAuthenticated("the staff token is not valid")
+    return staff
 
 
 def require_role(role: Role) -> Any:

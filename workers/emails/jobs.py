@@ -9,6 +9,7 @@ re-delivered event or a sweep finds the row sent, failed or leased and does noth
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -22,18 +23,22 @@ from arq import Retry
 from arq.connections import ArqRedis
 
 from schemas.events import EmailFailed, EmailResendRequested, Event
+from services import tracing
 from services.box_office import store as box_office
 from services.ids import uuid7
 from services.notifications import rules, store
+from services.outages import POSTGRES_OUTAGES
 from services.outbox import record_event
 from services.settings import Settings
 from workers.delivery import Delivery
+from workers.emails import mime
 from workers.emails.devices import pickup_reminder
 from workers.emails.kinds import letters_for, screening_reminder
 from workers.emails.letters import Letter, ScreeningFacts
 from workers.emails.render import compose, decode_context, envelope_sender, render
 from workers.emails.smtp import Mailer, SendFailed
 from workers.jobs import enqueue
+from workers.metrics import EMAILS, EMAILS_QUEUED
 
 log = logging.getLogger("usher.emails")
 
@@ -85,6 +90,7 @@ async def queue_emails(delivery: Delivery, event: Event) -> None:
     letters = await letters_for(delivery.conn, event, delivery.settings)
     domain = delivery.settings.mail.sender_domain
     new = await store.insert_emails(delivery.conn, new_rows(letters, event.id, domain))
+    EMAILS_QUEUED.inc(len(new))
     for n in range(0, len(new), SEND_BATCH):
         batch = [str(email_id) for email_id in new[n : n + SEND_BATCH]]
         await delivery.enqueue(
@@ -125,6 +131,7 @@ async def close_mailer(ctx: dict[str, Any]) -> None:
 async def send_email(ctx: dict[str, Any], email_id: str) -> str:
     """arq job: send one email if it is this job's to send; returns what happened."""
     outcome = await _send_one(ctx, UUID(email_id))
+    EMAILS.labels(outcome=outcome).inc()
     if outcome in NOT_YET:
         _retry_soon(ctx)
     return outcome
@@ -134,7 +141,23 @@ async def send_emails(ctx: dict[str, Any], email_ids: list[str]) -> dict[str, in
     """arq job: send the emails one after the other (emails one event made, written in one
     transaction that may commit while this job runs); returns how many ended how. Run again
     while some are not there yet: those already sent are then skipped at once."""
-    outcomes = Counter([await _send_one(ctx, UUID(email_id)) for email_id in email_ids])
+    outcomes: Counter[str] = Counter()
+    stopping: asyncio.Event | None = ctx.get("stopping")
+    for n, email_id in enumerate(email_ids):
+        if stopping is not None and stopping.is_set():
+            # The worker is stopping: the email in hand was finished; hand back the others
+            # (still queued) to a job another worker runs at once.
+            rest = email_ids[n:]
+            settings: Settings = ctx["settings"]
+            key = f"{rest[0]}:handback{int(time.time() * 1000)}"
+            await enqueue(ctx["redis"], settings.redis, SEND_BATCH_JOB, rest, key=key)
+            log.info("stopping: handed back %d unsent emails", len(rest))
+            outcomes["handed back"] = len(rest)
+            break
+        outcomes[await _send_one(ctx, UUID(email_id))] += 1
+    for outcome, count in outcomes.items():
+        if outcome != "handed back":  # not an outcome: another job sends them
+            EMAILS.labels(outcome=outcome).inc(count)
     if outcomes.keys() & NOT_YET:
         _retry_soon(ctx)
     return dict(outcomes)
@@ -181,7 +204,8 @@ async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
     if leased.attempts > mail.max_attempts:
         await _fail(pool, leased, "the worker died while sending it, every time", "exhausted")
         return "exhausted"
-    try:
+    try:  # an address that does not parse can never be delivered: failed for good, like this
+        recipient = mime.ascii_address(leased.recipient)
         context = decode_context(leased.kind, leased.context)
         message = compose(
             render(leased.kind, context, settings),
@@ -198,14 +222,48 @@ async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
         await _fail(pool, leased, f"cannot render: {exc!r}", "permanent")
         return "permanent"
     try:
-        await mailer(ctx).send(message, envelope_sender(settings), leased.recipient)
+        with tracing.span(
+            f"send email {leased.kind}",
+            await _trace_of(pool, key),
+            **{"usher.email_id": str(key)},
+        ):
+            await mailer(ctx).send(message, envelope_sender(settings), recipient)
     except SendFailed as failure:
         return await _after_failure(ctx, leased, failure)
-    async with pool.acquire() as proxy:
-        sent = await store.mark_sent(cast(asyncpg.Connection, proxy), key, leased.attempts)
+    sent = await _record_sent(pool, leased, time.monotonic() + mail.lease_seconds)
     if not sent:
         log.warning("email %s: sent, but its lease had passed to another worker", key)
     return "sent"
+
+
+_TRACE = """
+    SELECT o.payload::text FROM email e JOIN outbox o USING (event_id) WHERE e.id = $1
+"""
+
+
+async def _trace_of(pool: asyncpg.Pool, key: UUID) -> str | None:
+    """The trace of the change whose event asked for this email (tracing on, outbox row kept)."""
+    if not tracing.enabled():
+        return None
+    return tracing.carried(await pool.fetchval(_TRACE, key))
+
+
+async def _record_sent(pool: asyncpg.Pool, leased: store.Leased, lease_ends: float) -> bool:
+    """Mark the email sent, riding out a PostgreSQL outage until its lease would run out:
+    the server accepted it, so a failure here must not make it go again."""
+    backoff = 0.1
+    while True:
+        try:
+            async with pool.acquire() as proxy:
+                conn = cast(asyncpg.Connection, proxy)
+                return await store.mark_sent(conn, leased.id, leased.attempts)
+        except POSTGRES_OUTAGES as exc:
+            if time.monotonic() + backoff >= lease_ends:
+                raise
+            if backoff == 0.1:
+                log.warning("email %s: sent; cannot record it yet (%r), retrying", leased.id, exc)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
 
 
 def _thread(leased: store.Leased, domain: str) -> str | None:

@@ -5,6 +5,7 @@ attached, and the headers (the row's Message-ID, From, To, Date, Auto-Submitted)
 from __future__ import annotations
 
 from datetime import datetime
+from email.headerregistry import Address
 from email.utils import format_datetime, parseaddr
 from functools import cache
 from pathlib import Path
@@ -13,9 +14,10 @@ from typing import Any
 import jinja2
 import msgspec
 
+from services import ticket_codes
 from services.settings import Settings
 from workers.emails import mime
-from workers.emails.attachments import calendar, qr_png, ticket_code
+from workers.emails.attachments import calendar, qr_png
 from workers.emails.kinds import KINDS
 from workers.emails.letters import MailContext
 from workers.emails.present import FILTERS, accessibility
@@ -44,7 +46,11 @@ class Rendered(msgspec.Struct, frozen=True):
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",)),
+        # HTML templates escape what they show; a subject (rendered from a string) and the
+        # plain-text part are not HTML: `Harold & Maude` stays as it is there
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html.j2",), default_for_string=False
+        ),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -71,9 +77,10 @@ def render(kind: str, context: MailContext, settings: Settings) -> Rendered:
     spec = KINDS[kind]
     screening = context.screening
     tickets = []
+    signing_key = settings.auth.ticket_keys[0]
     if spec.tickets:
         for booking in context.bookings_of():
-            code = ticket_code(settings.auth.secret, booking)
+            code = ticket_codes.sign(signing_key, booking.booking_id, booking.reference)
             png, width = qr_png(code)
             tickets.append(
                 Ticket(booking.reference, code, f"ticket-{booking.reference}", png, width)
@@ -89,6 +96,7 @@ def render(kind: str, context: MailContext, settings: Settings) -> Rendered:
             screening.subtitle_mode,
             screening.features,
             screening.auditorium_name,
+            screening.device_kinds,
         ),
         public_url=settings.public_url.rstrip("/"),
     )
@@ -140,11 +148,10 @@ def compose(
             headers=(("Content-Disposition", f'attachment; filename="{name}"'),),
         )
         body = mime.Multipart("mixed", [body, calendar_part])
-    sender_name, sender_address = _sender(settings.mail.sender)
-    headers = [
+    headers: list[tuple[str, str | Address]] = [
         ("Subject", rendered.subject),
-        ("From", mime.address(sender_name, sender_address)),
-        ("To", mime.address(recipient_name, recipient)),
+        ("From", _from(settings.mail.sender)),
+        ("To", mime.address(recipient_name, mime.ascii_address(recipient))),
         ("Date", format_datetime(now)),
         ("Message-ID", message_id),
         ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies, please
@@ -158,6 +165,11 @@ def compose(
 @cache
 def _sender(sender: str) -> tuple[str, str]:
     return parseaddr(sender)
+
+
+@cache
+def _from(sender: str) -> Address:
+    return mime.address(*_sender(sender))
 
 
 def envelope_sender(settings: Settings) -> str:

@@ -38,7 +38,7 @@ class ScreeningFilter(msgspec.Struct, frozen=True):
     features: list[str] | None = None
     audio_language: str | None = None
     subtitle_language: str | None = None
-    status: str | None = None
+    statuses: tuple[str, ...] | None = None  # any of these, as the response shows it
 
 
 _SCREENING = f"""
@@ -146,7 +146,7 @@ async def list_screenings(
           AND ($6::text[] IS NULL OR s.features @> $6::text[])
           AND ($7::text IS NULL OR $7 = ANY (s.audio_languages))
           AND ($8::text IS NULL OR s.subtitle_language = $8)
-          AND ($9::text IS NULL OR {SALE_STATUS_NOW} = $9)
+          AND ($9::text[] IS NULL OR ({SALE_STATUS_NOW}) = ANY ($9::text[]))
           AND ($10::timestamptz IS NULL OR (s.starts_at, s.id) > ($10, $11::uuid))
         ORDER BY s.starts_at, s.id
         LIMIT $12
@@ -159,7 +159,7 @@ async def list_screenings(
         where.features or None,
         where.audio_language,
         where.subtitle_language,
-        where.status,
+        list(where.statuses) if where.statuses else None,
         after[0] if after else None,
         after[1] if after else None,
         limit + 1,

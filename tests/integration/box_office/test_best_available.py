@@ -18,7 +18,7 @@ import pytest
 
 from schemas.catalog import AuditoriumIn, Price, ScreeningIn, SeatIn, SeatKind
 from services.catalog import service as catalog
-from tests.integration.racing import at_once, clients
+from tests.integration.racing import at_once, caller, clients
 
 PLAIN = ("standard", "aisle", "restricted_view")
 
@@ -167,7 +167,7 @@ async def sell_out(url: str, screening: UUID, count: int) -> tuple[list[str], di
             response = await client.post(
                 f"/v1/screenings/{screening}/holds",
                 json={"count": count},
-                headers={"X-Client-Id": f"seller-{n}"},
+                headers=caller(f"seller-{n}"),
             )
             if response.status_code != 201:
                 assert response.status_code == 409, response.text
@@ -194,7 +194,7 @@ async def test_a_wheelchair_space_sells_with_its_companion_seat(api, demo):
         response = await client.post(
             f"/v1/screenings/{screening}/holds",
             json={"count": 2, "wheelchair_spaces": 1},
-            headers={"X-Client-Id": "chair"},
+            headers=caller("chair"),
         )
     assert response.status_code == 201, response.text
     assert [seat["label"] for seat in response.json()["seats"]] == ["C1", "C2"]
@@ -213,7 +213,7 @@ async def test_a_rush_of_single_seats_sells_the_house(api, demo):
                 lambda n=n: made[n % 120].post(
                     f"/v1/screenings/{screening}/holds",
                     json={"count": 1},
-                    headers={"X-Client-Id": f"rush-{n}"},
+                    headers=caller(f"rush-{n}"),
                 )
                 for n in range(600)
             ]
@@ -239,7 +239,7 @@ async def test_one_client_cannot_hold_more_than_the_cap_even_at_once(api, demo):
                 lambda client=client: client.post(
                     f"/v1/screenings/{screening}/holds",
                     json={"count": 9},
-                    headers={"X-Client-Id": "greedy"},
+                    headers=caller("greedy"),
                 )
                 for client in made
             ]
@@ -256,7 +256,7 @@ async def test_one_client_cannot_hold_more_than_the_cap_even_at_once(api, demo):
         pair = await client.post(
             f"/v1/screenings/{screening}/holds",
             json={"count": 2},
-            headers={"X-Client-Id": "greedy"},
+            headers=caller("greedy"),
         )
         assert pair.status_code == 201, pair.text  # 20 seats: at the cap
         seat_map = (await client.get(f"/v1/screenings/{screening}/seats")).json()["seats"]
@@ -272,6 +272,6 @@ async def test_one_client_cannot_hold_more_than_the_cap_even_at_once(api, demo):
         other = await client.post(
             f"/v1/screenings/{screening}/holds",
             json={"count": 9},
-            headers={"X-Client-Id": "someone-else"},
+            headers=caller("someone-else"),
         )
         assert other.status_code == 201, other.text

@@ -18,7 +18,7 @@ from schemas.catalog import AuditoriumIn, Price, ScreeningIn, SeatIn
 from services.box_office import service
 from services.catalog import service as catalog
 from tests.integration.box_office.helpers import backdate, confirm_body, events, hold, token_of
-from tests.integration.racing import at_once, clients
+from tests.integration.racing import at_once, caller, clients
 
 STATUSES = ("scheduled", "due", "on_sale", "sold_out", "cancelled")  # due: on_sale_at has come
 STARTS = ("later", "started")
@@ -137,7 +137,7 @@ async def test_a_screening_goes_on_sale_at_its_time_exactly_once(api, demo):
     screening = await two_seats(demo, status="scheduled", on_sale_at=on_sale_at)
     async with httpx.AsyncClient(base_url=api) as http:
         early = await http.post(
-            f"/v1/screenings/{screening}/holds", json={"count": 1}, headers={"X-Client-Id": "a"}
+            f"/v1/screenings/{screening}/holds", json={"count": 1}, headers=caller("a")
         )
         assert early.status_code == 409, early.text
         assert early.json()["reason"] == "not on sale"
@@ -157,7 +157,7 @@ async def test_a_screening_goes_on_sale_at_its_time_exactly_once(api, demo):
                 lambda n=n: made[n].post(
                     f"/v1/screenings/{screening}/holds",
                     json={"count": 1},
-                    headers={"X-Client-Id": f"early-bird-{n}"},
+                    headers=caller(f"early-bird-{n}"),
                 )
                 for n in range(2)
             ]
@@ -203,7 +203,7 @@ async def test_the_sweep_puts_a_screening_on_sale_once_when_no_one_holds(demo):
 
 async def test_a_retried_hold_answers_the_same_hold(client, demo):
     screening = await two_seats(demo)
-    key = {"X-Client-Id": "retrier", "Idempotency-Key": "hold-1"}
+    key = {**caller("retrier"), "Idempotency-Key": "hold-1"}
     url = f"/v1/screenings/{screening}/holds"
     first = await client.post(url, json={"count": 1}, headers=key)
     assert first.status_code == 201, first.text
@@ -218,7 +218,7 @@ async def test_a_retried_hold_answers_the_same_hold(client, demo):
     other = await client.post(url, json={"count": 2}, headers=key)
     assert other.status_code == 422, other.text
     assert other.json()["errors"][0]["field"] == "Idempotency-Key"
-    someone = await client.post(url, json={"count": 1}, headers={**key, "X-Client-Id": "someone"})
+    someone = await client.post(url, json={"count": 1}, headers={**key, **caller("someone")})
     assert someone.status_code == 201  # a key is the client's own
     assert someone.json()["id"] != first.json()["id"]
 
@@ -232,7 +232,7 @@ async def test_concurrent_retries_with_one_key_hold_once(api, demo):
                 lambda c=c: c.post(
                     f"/v1/screenings/{screening}/holds",
                     json={"count": 1},
-                    headers={"X-Client-Id": "flaky", "Idempotency-Key": "once"},
+                    headers={**caller("flaky"), "Idempotency-Key": "once"},
                 )
                 for c in made
             ]

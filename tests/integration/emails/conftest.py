@@ -26,7 +26,7 @@ from arq.worker import Worker
 from redis.asyncio import Redis
 
 from schemas.access import DeviceReservation, DeviceReservationIn
-from schemas.box_office import Booking, ConfirmIn, HoldIn, Patron, TicketIn
+from schemas.box_office import Booking, ConfirmIn, HoldIn, PatronIn, TicketIn
 from services.access import service as access
 from services.box_office import service
 from services.settings import Settings, get_settings
@@ -184,7 +184,7 @@ async def book(
             hold.token,
             str(uuid4()),
             ConfirmIn(
-                patron=Patron(name=name, email=email),
+                patron=PatronIn(name=name, email=email),
                 tickets=[TicketIn(seat, kind) for seat, kind in zip(seats, kinds, strict=True)],
             ),
             now,
@@ -213,7 +213,7 @@ async def reserve_device(
                 booking_reference=booking.reference if booking else None,
             ),
             f"c-{uuid4()}",
-            None,
+            access.TieProof(booking_secret=booking.secret if booking else None),
             settings.access,
             datetime.now(UTC),
         )

@@ -13,6 +13,7 @@ import asyncpg
 from schemas.box_office import CancelBookingIn
 from schemas.catalog import ScreeningPatch
 from schemas.staff import StaffMember
+from services import ticket_codes
 from services.box_office import service as box_office
 from services.catalog import service as catalog
 from services.settings import Settings
@@ -31,7 +32,7 @@ from tests.integration.emails.helpers import (
     images_of,
     text_of,
 )
-from workers.emails.attachments import qr_png, ticket_code
+from workers.emails.attachments import qr_png
 from workers.emails.facts import one_booking
 
 
@@ -95,12 +96,15 @@ async def test_booking_confirmed_has_everything_for_the_door_and_the_calendar(
         "Spoken in French, Romanian, Chinese and Dutch.",
         "English subtitles, on the screen for everyone.",
         "Cinema 2 has a hearing loop",
-        "Assistive listening receivers",
+        # Cinema 2's receivers are all headphones: its hearing loop serves hearing aids.
+        "Assistive listening receivers, with headphones, are lent free at the box office.",
     ):
         assert expected in text, expected
+    assert "neckloop" not in text
     facts = await one_booking(demo, booking.reference)
-    code = ticket_code(settings.auth.secret, facts)
+    code = ticket_codes.sign(settings.auth.ticket_keys[0], facts.booking_id, facts.reference)
     assert f"Ticket code: {code}" in text
+    assert ticket_codes.verify(code, facts.booking_id, facts.reference, settings.auth.ticket_keys)
 
     # the HTML part: accessible structure, the QR code inline, enough contrast
     html = html_of(message)
@@ -159,7 +163,9 @@ async def test_a_cancelled_booking_removes_its_calendar_entry(
     text = text_of(cancelled)
     assert "as you asked, we have cancelled your booking" in text
     assert "The reason given: cannot come" in text
-    assert "REFUND: $30.00 will be refunded" in text
+    # Usher records no refund yet: the email says what is true, no more.
+    assert "REFUND: $30.00 is due back to you. The box office will be in touch" in text
+    assert "refunded" not in text
     assert str(calendar_of(cancelled)["METHOD"]) == "CANCEL"
     (before,), (after,) = events_of(confirmed), events_of(cancelled)
     assert str(after["UID"]) == str(before["UID"])  # type: ignore[index]

@@ -174,20 +174,23 @@ async def starting_soon(demo: asyncpg.Pool) -> str:
     return str(screening)
 
 
-async def _failed_email(pool: asyncpg.Pool, screening: str) -> str:
+async def _failed_email(pool: asyncpg.Pool, screening: str, reservation: str) -> str:
+    """A failed email about the reservation, sent to an address that is not the patron's (staff
+    may resend it to the patron's own address; another needs a manager)."""
     email_id = uuid7()
     await pool.execute(
         """
         INSERT INTO email (id, kind, recipient, recipient_name, event_id, screening_id, context,
                            message_id, status, attempts, last_error, failure, next_attempt_at,
-                           failed_at)
+                           failed_at, device_reservation_id)
         VALUES ($1, 'booking_confirmed', 'ana@example.invalid', 'Ana Pop', $2, $3, '{}',
-                $4, 'failed', 1, '550 no such mailbox', 'permanent', now(), now())
+                $4, 'failed', 1, '550 no such mailbox', 'permanent', now(), now(), $5)
         """,
         email_id,
         uuid7(),
         UUID(screening),
         f"<{email_id}@usher.test>",
+        UUID(reservation),
     )
     return str(email_id)
 
@@ -200,11 +203,15 @@ async def test_the_desk_checks_a_device_out_takes_it_back_and_resends_an_email(
     async with httpx.AsyncClient(base_url=live.url) as http:
         made = await http.post(
             f"/v1/screenings/{screening}/device-reservations",
-            json={"kind": "assistive_listening", "patron_name": "Ana Pop"},
+            json={
+                "kind": "assistive_listening",
+                "patron_name": "Ana Pop",
+                "patron_email": "ana@example.org",
+            },
         )
     assert made.status_code == 201, made.text
     reservation = made.json()["id"]
-    email = await _failed_email(demo, screening)
+    email = await _failed_email(demo, screening, reservation)
     await _sign_in(page)
     await page.locator(f'button.screening[data-screening="{screening}"]').click()
     item = page.locator(f'#pickups-list li[data-reservation="{reservation}"]')
@@ -245,7 +252,7 @@ async def test_the_desk_checks_a_device_out_takes_it_back_and_resends_an_email(
 
     row = page.locator(f'#failed-emails-list li[data-email="{email}"]')
     assert "550 no such mailbox" in await row.inner_text()
-    await page.get_by_label("Send to").fill("ana@example.org")  # the address, corrected
+    await page.get_by_label("Send to").fill("ana@example.org")  # the patron's own address
     await page.get_by_role("button", name="Resend the booking_confirmed email to Ana Pop").click()
     await row.wait_for(state="detached", timeout=3000)
     assert await page.locator("#failed-emails-message").inner_text() == (
