@@ -29,11 +29,23 @@ from services.staff.status import StaffStatus
 from services.state import DEPENDENCIES, connection, lifespan
 
 
-@get("/healthz", opt=PUBLIC, tags=["health"], summary="Liveness and readiness")
-async def healthz(state: State) -> dict[str, str]:
+@get("/livez", opt=PUBLIC, tags=["health"], summary="Liveness: the process answers")
+async def livez() -> dict[str, str]:
+    """Depends on nothing outside the process: an outage never gets a live API restarted."""
+    return {"status": "ok"}
+
+
+@get(
+    ["/readyz", "/healthz"],
+    opt=PUBLIC,
+    tags=["health"],
+    summary="Readiness: PostgreSQL answers (/healthz is the same check)",
+)
+async def readyz(state: State) -> dict[str, str]:
+    """Ready when PostgreSQL answers (503 problem+json with Retry-After otherwise). Not Redis:
+    the API sells without it (the live feed and hold-expiry jobs wait for it)."""
     async with connection(state) as conn:
         await conn.fetchval("SELECT 1")
-    await state.redis.ping()
     return {"status": "ok"}
 
 
@@ -54,7 +66,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware.insert(1, tracing.asgi_middleware())
     auth = jwt_auth(settings)
     route_handlers: list[Any] = [
-        healthz,
+        livez,
+        readyz,
         metrics,
         *CATALOG_ROUTES,
         *BOX_OFFICE_ROUTES,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 import asyncpg
@@ -18,6 +19,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from services.errors import MalformedBody, UsherError, field_error
 from services.metrics import count_refusal
+from services.outages import UNAVAILABLE
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://usher.readthedocs.io/problems/"
@@ -134,7 +136,34 @@ def _bad_data(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Respon
     )
 
 
+RETRY_AFTER_SECONDS = 2
+
+
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """PostgreSQL (or Redis, for what needs it) is unreachable: the client may try again soon.
+    Logged once per kind of failure in a row, not once per request."""
+    now = time.monotonic()
+    if now - _last_logged[0] > UNAVAILABLE_LOG_EVERY:
+        _last_logged[0] = now
+        log.warning("a server is unreachable (%r); answering 503 until it is back", exc)
+    response = problem(
+        503,
+        "unavailable",
+        "Service unavailable",
+        "The box office cannot reach its database right now; try again in a moment.",
+        request,
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+UNAVAILABLE_LOG_EVERY = 30.0  # seconds: an outage is logged once, not once per request
+_last_logged = [float("-inf")]
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if isinstance(exc, UNAVAILABLE):  # raised inside another exception's handling, or wrapped
+        return _unavailable(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
         HTTP_500_INTERNAL_SERVER_ERROR,
@@ -150,5 +179,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: _validation_error,
     HTTPException: _http_error,
     asyncpg.DataError: _bad_data,
+    **dict.fromkeys(UNAVAILABLE, _unavailable),
     Exception: _unexpected,
 }

@@ -35,7 +35,7 @@ from services.settings import Settings, get_settings
 ROOT = Path(__file__).resolve().parents[3]
 
 
-EVENT_TABLES = "outbox, processed_event, aggregate_last_event"
+EVENT_TABLES = "outbox, processed_event, aggregate_last_event, relay_mark"
 
 
 @pytest.fixture
