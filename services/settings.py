@@ -63,6 +63,7 @@ class AuthSettings(msgspec.Struct, frozen=True):
 class BoxOfficeSettings(msgspec.Struct, frozen=True):
     max_seats_per_hold: int = 10
     max_live_holds_per_client: int = 5
+    max_held_seats_per_screening: int = 20  # per client, in all its live holds of a screening
     max_extensions: int = 2
     max_hold_minutes: int = 30
 
@@ -131,6 +132,13 @@ class EventSettings(msgspec.Struct, frozen=True):
     lag_alert_seconds: int = 60  # `usher lag` exits 1 past this
     job_timeout_seconds: int = 60
     job_tries: int = 5
+    # `usher worker` on SIGTERM: stop taking work, and let what it holds finish for this long
+    # (an email being sent is finished, not cancelled); keep the deployment's grace above it
+    worker_grace_seconds: int = 50
+    # a file the worker and the relay touch every HEARTBEAT_SECONDS while their loop runs
+    # (`usher alive` reads it: a liveness probe that asks nothing of PostgreSQL or Redis); ""
+    # writes none
+    health_file: str = ""
 
 
 class Settings(msgspec.Struct, frozen=True):
@@ -332,6 +340,7 @@ def get_settings() -> Settings:
         box_office=BoxOfficeSettings(
             max_seats_per_hold=_int("MAX_SEATS_PER_HOLD", 10),
             max_live_holds_per_client=_int("MAX_LIVE_HOLDS_PER_CLIENT", 5),
+            max_held_seats_per_screening=_int("MAX_HELD_SEATS_PER_SCREENING", 20),
             max_extensions=_int("MAX_HOLD_EXTENSIONS", 2),
             max_hold_minutes=_int("MAX_HOLD_MINUTES", 30),
         ),
@@ -363,6 +372,8 @@ def get_settings() -> Settings:
             lag_alert_seconds=_int("LAG_ALERT_SECONDS", 60),
             job_timeout_seconds=_int("JOB_TIMEOUT_SECONDS", 60),
             job_tries=_int("JOB_TRIES", 5),
+            worker_grace_seconds=_seconds("WORKER_GRACE_SECONDS", 50),
+            health_file=_env("HEALTH_FILE", ""),
         ),
         access=AccessSettings(
             pickup_lead_minutes=_int("DEVICE_PICKUP_LEAD_MINUTES", 30),

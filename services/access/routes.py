@@ -198,6 +198,20 @@ async def get_pickup(conn: Db, settings: AppSettings, reservation_id: FromPath[U
     return await service.pickup(conn, reservation_id, settings.access, _now())
 
 
+@get(
+    "/v1/device-pickups/by-number/{number:str}",
+    summary="One line of a pick-up list, by the reservation's number (read out at the desk)",
+    responses=problems(401, 403, 404),
+    **STAFF,
+)
+async def get_pickup_by_number(
+    conn: Db,
+    settings: AppSettings,
+    number: Annotated[str, PathParameter(max_length=20, description="e.g. K7MQ2XD")],
+) -> PickUp:
+    return await service.pickup_by_number(conn, number, settings.access, _now())
+
+
 @post(
     "/v1/device-pickups/{reservation_id:uuid}/check-out",
     summary="Hand a unit over, by its asset tag (charged, of the kind, tuned right)",
@@ -301,6 +315,7 @@ ACCESS_ROUTES = [
     cancel_reservation,
     pickups,
     get_pickup,
+    get_pickup_by_number,
     check_out,
     cancel_pickup,
     inventory,

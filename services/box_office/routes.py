@@ -13,6 +13,8 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Request, Response, delete, get, patch, post
+from litestar.datastructures import ResponseHeader
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
 
@@ -25,6 +27,7 @@ from schemas.box_office import (
     Hold,
     HoldChangeIn,
     HoldIn,
+    SeatMap,
 )
 from services import idempotency
 from services.box_office import service
@@ -64,6 +67,14 @@ IdempotencyKey = Annotated[
         "booking; the same key with another body is refused (422)."
     ),
 ]
+HoldIdempotencyKey = Annotated[
+    str | None,
+    idempotency.key_header(
+        "Optional. A retried hold request with the same key and body, from the same client, "
+        "answers the hold the first one made (200, `Idempotent-Replayed: true`, the same token) "
+        "instead of holding again; the same key with another body is refused (422)."
+    ),
+]
 IfNoneMatch = Annotated[
     str | None,
     HeaderParameter(name="If-None-Match", description="A seat map's ETag: 304 while unchanged."),
@@ -92,19 +103,36 @@ def _rules(request: Request[Any, Any, Any]) -> BoxOfficeSettings:
         "Every seat with its kind and status (available, held, booked, blocked), and the "
         "screening's sale status. Poll with `If-None-Match: <ETag>`: 304 while nothing changed."
     ),
-    responses=problems(404),
+    responses={
+        HTTP_304_NOT_MODIFIED: ResponseSpec(
+            None, description="Unchanged since the ETag sent in If-None-Match: no body"
+        ),
+        **problems(404),
+    },
+    response_headers=[
+        ResponseHeader(
+            name="ETag",
+            value='"42"',
+            description="The seat map's version, quoted; send it back in If-None-Match.",
+            documentation_only=True,
+        ),
+        ResponseHeader(name="Cache-Control", value="no-cache", documentation_only=True),
+    ],
     **PATRON,
 )
 async def seat_map(
     conn: Db, screening_id: FromPath[UUID], if_none_match: IfNoneMatch = None
-) -> Response[Any]:
+) -> Response[SeatMap]:
     state = await service.read_seat_map(conn, screening_id, _now())
     etag = f'"{state.version}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if if_none_match and etag in [
         tag.strip().removeprefix("W/") for tag in if_none_match.split(",")
     ]:
-        return Response(None, status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        not_modified: Response[Any] = Response(
+            None, status_code=HTTP_304_NOT_MODIFIED, headers=headers
+        )
+        return not_modified
     return Response(state.render(), headers=headers)
 
 
@@ -112,9 +140,11 @@ async def seat_map(
     "/v1/screenings/{screening_id:uuid}/holds",
     summary="Hold seats (explicit or best available), all or nothing",
     description=(
-        "409 names the seats that are not available, and nothing is held. The answer carries "
-        "the hold token, sent only this once. Holds are limited per caller address (live "
-        "holds per screening, and a rate: 429 with Retry-After); a staff token (the till) "
+        "409 names the seats that are not available, and nothing is held; best available is "
+        "refused only when too few seats are free (or, with `together: required`, none side by "
+        "side). The answer carries the hold token, sent only this once (or again, to a retry "
+        "with the same Idempotency-Key). Holds are limited per caller address (live holds and "
+        "held seats per screening, and a rate: 429 with Retry-After); a staff token (the till) "
         "is its own caller and is not rate limited."
     ),
     status_code=HTTP_201_CREATED,
@@ -126,10 +156,23 @@ async def make_hold(
     request: Request[Any, Any, Any],
     screening_id: FromPath[UUID],
     data: JSONBody[HoldIn],
+    idempotency_key: HoldIdempotencyKey = None,
 ) -> Response[Hold]:
     caller = await requester(request)
     await limit(request, "holds", caller)
-    hold = await service.make_hold(conn, screening_id, data, caller.key, _rules(request), _now())
+    settings: Settings = request.app.state.settings
+    hold, replayed = await service.request_hold(
+        conn,
+        screening_id,
+        data,
+        caller.key,
+        settings.box_office,
+        _now(),
+        idempotency_key,
+        settings.auth.secret,
+    )
+    if replayed:
+        return Response(hold, status_code=HTTP_200_OK, headers=dict(idempotency.REPLAYED))
     return Response(
         hold, status_code=HTTP_201_CREATED, headers={"Location": f"/v1/holds/{hold.id}"}
     )

@@ -7,6 +7,7 @@ from services.access.service._desk import (
     check_out,
     inventory,
     pickup,
+    pickup_by_number,
     pickups,
     return_unit,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "get_reservation",
     "inventory",
     "pickup",
+    "pickup_by_number",
     "pickups",
     "promote_waitlist",
     "release",

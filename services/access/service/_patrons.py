@@ -223,6 +223,7 @@ async def _reserve(
             requested_at=now,
             idempotency_key_hash=key.key_hash if key else None,
             request_hash=key.request_hash if key else None,
+            number=tokens.new_reference(),
         )
         await store.insert_reservation(conn, row)
         device_id = None
