@@ -2,12 +2,15 @@
 """Set up Usher on a machine that has only python3, then run one of its commands.
 
     python3 deploy/bootstrap.py dev      # the whole system on embedded servers, with demo data
-    python3 deploy/bootstrap.py test     # the whole test suite (extra arguments go to pytest)
+    python3 deploy/bootstrap.py test     # the whole test suite, with branch coverage and its
+                                         # floor (extra arguments go to pytest, no coverage)
     python3 deploy/bootstrap.py check    # ruff, ruff format --check, mypy, import-linter
     python3 deploy/bootstrap.py <usher command> [args]   # any other `usher` command
 
 It creates .venv beside pyproject.toml, installs uv into it, syncs the hash-pinned requirements
-(deploy/requirements/*.txt) and installs Usher itself in editable mode. A second run only checks
+(deploy/requirements/dev.txt, Usher with its `dev` extra: the embedded servers and mail sink of
+`usher dev`, the test and lint tools; app.txt, production's, for any other command on a fresh
+.venv) and installs Usher itself in editable mode. A second run only checks
 that the installed pins match and goes straight on.
 """
 
@@ -69,10 +72,15 @@ def ensure_environment(with_dev: bool) -> None:
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "dev"
     rest = argv[1:]
-    with_dev = command in {"test", "check"} or (VENV / ".usher-dev.sha256").exists()
+    # `dev` runs on the embedded servers and the mail sink of the dev extra (usher[dev]); other
+    # commands keep the dev extra once it is installed.
+    with_dev = command in {"dev", "test", "check"} or (VENV / ".usher-dev.sha256").exists()
     ensure_environment(with_dev)
     if command == "test":
-        args = [str(BIN / "python"), "-m", "pytest", *rest]
+        # The whole suite measures branch coverage and fails under its floor (pyproject.toml,
+        # [tool.coverage]); a run of some tests (any argument) does not measure it.
+        coverage = [] if rest else ["--cov", "--cov-report=term"]
+        args = [str(BIN / "python"), "-m", "pytest", *coverage, *rest]
     elif command == "check":
         for step in (
             ["ruff", "check", "."],

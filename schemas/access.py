@@ -82,6 +82,7 @@ class DeviceReservation(msgspec.Struct, frozen=True, omit_defaults=True):
     status: ReservationStatus
     patron_name: str
     requested_at: datetime
+    number: str = ""  # seven characters, e.g. `K7MQ2XD`: what the patron reads out at the desk
     patron_email: str | None = None
     position: int | None = None
     booking_reference: str | None = None
@@ -156,6 +157,7 @@ class PickUp(msgspec.Struct, frozen=True, omit_defaults=True):
     requested_at: datetime
     ready: bool
     seats: list[str]
+    number: str = ""  # the reservation's number, as the patron reads it out
     patron_email: str | None = None
     booking_reference: str | None = None
     position: int | None = None

@@ -234,6 +234,16 @@ class ScreeningSoldOut(Event, frozen=True, kw_only=True, tag="screening.sold_out
     screening_id: UUID
 
 
+class ScreeningWentOnSale(Event, frozen=True, kw_only=True, tag="screening.went_on_sale"):
+    """A scheduled screening reached its on_sale_at (recorded once, by the first hold or sweep
+    after it; reads count it on sale from that instant)."""
+
+    aggregate = "screening"
+    aggregate_field = "screening_id"
+    screening_id: UUID
+    on_sale_at: datetime
+
+
 class ScreeningBackOnSale(Event, frozen=True, kw_only=True, tag="screening.back_on_sale"):
     aggregate = "screening"
     aggregate_field = "screening_id"
@@ -259,6 +269,7 @@ AnyEvent = (
     | SeatsUnblocked
     | ScreeningSoldOut
     | ScreeningBackOnSale
+    | ScreeningWentOnSale
     | DeviceReserved
     | DeviceWaitlisted
     | DeviceReservationPromoted

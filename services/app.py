@@ -8,17 +8,19 @@ from litestar import Litestar, get
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from schemas.common import Problem
 from services import tracing
 from services.access.routes import ACCESS_ROUTES
+from services.bodies import UsherRequest
 from services.box_office.routes import BOX_OFFICE_ROUTES
+from services.callers import proxy_headers
 from services.catalog.routes import CATALOG_ROUTES
 from services.door.routes import DOOR_ROUTES
 from services.metrics import metrics, prometheus_config
 from services.notifications.routes import NOTIFICATION_ROUTES
+from services.openapi import DOCS_PATH, SwaggerPage, complete, docs_router
 from services.problems import EXCEPTION_HANDLERS
 from services.request_log import request_log_middleware
 from services.settings import Settings, get_settings, key_problem
@@ -28,11 +30,23 @@ from services.staff.status import StaffStatus
 from services.state import DEPENDENCIES, connection, lifespan
 
 
-@get("/healthz", opt=PUBLIC, tags=["health"], summary="Liveness and readiness")
-async def healthz(state: State) -> dict[str, str]:
+@get("/livez", opt=PUBLIC, tags=["health"], summary="Liveness: the process answers")
+async def livez() -> dict[str, str]:
+    """Depends on nothing outside the process: an outage never gets a live API restarted."""
+    return {"status": "ok"}
+
+
+@get(
+    ["/readyz", "/healthz"],
+    opt=PUBLIC,
+    tags=["health"],
+    summary="Readiness: PostgreSQL answers (/healthz is the same check)",
+)
+async def readyz(state: State) -> dict[str, str]:
+    """Ready when PostgreSQL answers (503 problem+json with Retry-After otherwise). Not Redis:
+    the API sells without it (the live feed and hold-expiry jobs wait for it)."""
     async with connection(state) as conn:
         await conn.fetchval("SELECT 1")
-    await state.redis.ping()
     return {"status": "ok"}
 
 
@@ -43,12 +57,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         raise RuntimeError(problem)
     if not tracing.enabled():
         tracing.configure("usher-api", settings.otlp_endpoint)
-    middleware: list[Any] = [request_log_middleware, prometheus_config().middleware]
+    # the caller's address first (services/callers.py), then the request's id and metrics
+    middleware: list[Any] = [
+        proxy_headers(settings),
+        request_log_middleware,
+        prometheus_config().middleware,
+    ]
     if tracing.enabled():
-        middleware.insert(0, tracing.asgi_middleware())
+        middleware.insert(1, tracing.asgi_middleware())
     auth = jwt_auth(settings)
     route_handlers: list[Any] = [
-        healthz,
+        livez,
+        readyz,
         metrics,
         *CATALOG_ROUTES,
         *BOX_OFFICE_ROUTES,
@@ -57,7 +77,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *NOTIFICATION_ROUTES,
         *DOOR_ROUTES,
     ]
-    return Litestar(
+    app = Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
         state=State(
@@ -84,8 +104,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "bookings, access devices and the staff feed. Every error is "
                 "application/problem+json (RFC 9457)."
             ),
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            path=DOCS_PATH,
+            render_plugins=[SwaggerPage()],
+            openapi_router=docs_router(),
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
@@ -94,5 +115,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         signature_types=[Problem],
         logging_config=None,  # the process's own (services/logs.py: plain or JSON lines)
+        request_class=UsherRequest,
         debug=False,
     )
+    complete(app.openapi_schema)  # the document is built once, here, and served as completed
+    return app

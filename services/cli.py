@@ -1,5 +1,5 @@
-"""The `usher` command: dev | serve | worker | relay | lag | migrate | demo-data | create-staff |
-events-doc | mail-sink."""
+"""The `usher` command: dev | serve | worker | relay | lag | alive | replay | migrate |
+demo-data | create-staff | events-doc | mail-sink."""
 
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
         log_level=args.log_level,
         access_log=args.access_log,
         log_config=uvicorn_log_config(settings.log_format, args.log_level),
-        proxy_headers=True,
+        proxy_headers=False,  # the app reads X-Forwarded-For itself (USHER_TRUSTED_PROXIES)
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
@@ -203,11 +203,64 @@ def cmd_lag(args: argparse.Namespace) -> int:
     return 0 if report.healthy else 1
 
 
+def cmd_alive(args: argparse.Namespace) -> int:
+    from workers.health import alive
+
+    path = args.file or get_settings().events.health_file
+    if not path:
+        print("usher: no health file (set USHER_HEALTH_FILE)", file=sys.stderr)
+        return 2
+    if alive(path, args.within):
+        return 0
+    print(f"usher: {path} not touched for {args.within:.0f} s: the loop is stuck", file=sys.stderr)
+    return 1
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from datetime import datetime
+    from uuid import UUID
+
+    from services.db import connect
+    from workers.relay import replay
+
+    since: datetime | UUID
+    try:
+        since = UUID(args.since)
+    except ValueError:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            print("usher: --since takes an event id or an ISO time", file=sys.stderr)
+            return 2
+        if since.tzinfo is None:
+            print("usher: give the time with its offset, e.g. 2026-12-06T05:00Z", file=sys.stderr)
+            return 2
+
+    async def run() -> int:
+        conn = await connect(get_settings().database.url)
+        try:
+            return await replay(conn, since)
+        finally:
+            await conn.close()
+
+    count = asyncio.run(run())
+    print(f"{count} events will be published again by the relay")
+    return 0
+
+
 def cmd_mail_sink(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
 
-    from workers.emails.sink import run_sink
+    from services.embedded import dev_extra_missing
+
+    try:
+        from workers.emails.sink import run_sink
+    except ModuleNotFoundError as exc:
+        if exc.name != "aiosmtpd":
+            raise
+        print(f"usher mail-sink: {dev_extra_missing(exc.name)}", file=sys.stderr)
+        return 1
 
     settings = get_settings()
     folder = Path(args.dir or Path(settings.data_dir) / "mail").expanduser().resolve()
@@ -292,6 +345,19 @@ def build_parser() -> argparse.ArgumentParser:
     lag = sub.add_parser("lag", help="relay and consumer lag; exit 1 when unhealthy")
     lag.add_argument("--json", action="store_true")
     lag.set_defaults(run=cmd_lag)
+    alive = sub.add_parser(
+        "alive", help="liveness of a worker or relay here: its health file is fresh (exit 0)"
+    )
+    alive.add_argument("--file", help="default: USHER_HEALTH_FILE")
+    alive.add_argument("--within", type=float, default=30.0, help="seconds (default 30)")
+    alive.set_defaults(run=cmd_alive)
+    replay = sub.add_parser(
+        "replay", help="publish retained outbox events again (consumers drop what they applied)"
+    )
+    replay.add_argument(
+        "--since", required=True, help="an event id (it and those after it) or an ISO time"
+    )
+    replay.set_defaults(run=cmd_replay)
     sink = sub.add_parser(
         "mail-sink", help="a local SMTP server that writes each message to a folder (.eml)"
     )

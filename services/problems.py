@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 import asyncpg
@@ -16,8 +17,9 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from services.errors import UsherError, _pointer
+from services.errors import MalformedBody, UsherError, field_error
 from services.metrics import count_refusal
+from services.outages import UNAVAILABLE
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://usher.readthedocs.io/problems/"
@@ -40,7 +42,9 @@ def problem(
 
 
 def _usher_error(request: Request[Any, Any, Any], exc: UsherError) -> Response[dict[str, Any]]:
-    return problem(exc.status, exc.slug, exc.title, exc.detail, request, **exc.extra)
+    response = problem(exc.status, exc.slug, exc.title, exc.detail, request, **exc.extra)
+    response.headers.update(getattr(exc, "headers", {}))  # Retry-After of a 429
+    return response
 
 
 # msgspec names a missing or unknown field in its message, and so does schemas' check_email (run
@@ -49,6 +53,8 @@ _MISSING = re.compile(
     r"^(?:Object (?:missing required|contains unknown) field|Invalid e-mail address in field)"
     r" `([^`]+)`"
 )
+# Litestar's own words for a missing parameter, the only place they name it
+_MISSING_PARAMETER = re.compile(r"^Missing required (\w+) parameter '([^']+)'")
 
 
 def _public_name(request: Request[Any, Any, Any], key: str) -> str:
@@ -75,10 +81,7 @@ def _field_error(request: Request[Any, Any, Any], item: dict[str, Any]) -> dict[
         field = f"{field}.{missing.group(1)}".lstrip(".")
     if source != "body":
         field = _public_name(request, field)
-    error = {"field": field or source, "reason": message, "source": source}
-    if source == "body":
-        error["pointer"] = _pointer(field) if field else "#"
-    return error
+    return field_error(field, message, source)
 
 
 def _validation_error(
@@ -86,10 +89,11 @@ def _validation_error(
 ) -> Response[dict[str, Any]]:
     items = exc.extra if isinstance(exc.extra, list) else []
     errors = [_field_error(request, item) for item in items if isinstance(item, dict)]
+    if not errors and (missing := _MISSING_PARAMETER.match(str(exc.detail))):
+        source, name = missing.groups()
+        errors.append(field_error(name, f"missing required {source} parameter", source))
     if not errors:
-        errors.append(
-            {"field": "body", "pointer": "#", "reason": str(exc.detail), "source": "body"}
-        )
+        errors.append(field_error("", str(exc.detail), "body"))
     fields = ", ".join(e["field"] for e in errors)
     return problem(
         400,
@@ -107,14 +111,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     status = exc.status_code
     headers = dict(exc.headers or {})
     if status == 400 and "malformed" in str(exc.detail).lower():
-        return problem(
-            400,
-            "malformed-body",
-            "The request body is not valid JSON",
-            str(exc.detail),
-            request,
-            errors=[{"field": "body", "pointer": "#", "reason": str(exc.detail), "source": "body"}],
-        )
+        return _usher_error(request, MalformedBody(str(exc.detail)))
     response = problem(
         status,
         slug.get(status, "http-error"),
@@ -139,7 +136,34 @@ def _bad_data(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Respon
     )
 
 
+RETRY_AFTER_SECONDS = 2
+
+
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """PostgreSQL (or Redis, for what needs it) is unreachable: the client may try again soon.
+    Logged once per kind of failure in a row, not once per request."""
+    now = time.monotonic()
+    if now - _last_logged[0] > UNAVAILABLE_LOG_EVERY:
+        _last_logged[0] = now
+        log.warning("a server is unreachable (%r); answering 503 until it is back", exc)
+    response = problem(
+        503,
+        "unavailable",
+        "Service unavailable",
+        "The box office cannot reach its database right now; try again in a moment.",
+        request,
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+UNAVAILABLE_LOG_EVERY = 30.0  # seconds: an outage is logged once, not once per request
+_last_logged = [float("-inf")]
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if isinstance(exc, UNAVAILABLE):  # raised inside another exception's handling, or wrapped
+        return _unavailable(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
         HTTP_500_INTERNAL_SERVER_ERROR,
@@ -155,5 +179,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: _validation_error,
     HTTPException: _http_error,
     asyncpg.DataError: _bad_data,
+    **dict.fromkeys(UNAVAILABLE, _unavailable),
     Exception: _unexpected,
 }

@@ -7,10 +7,12 @@ they call `get_settings()` and clear the cache with `get_settings.cache_clear()`
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
 import re
 from functools import lru_cache
 
+import limits
 import msgspec
 
 
@@ -61,6 +63,7 @@ class AuthSettings(msgspec.Struct, frozen=True):
 class BoxOfficeSettings(msgspec.Struct, frozen=True):
     max_seats_per_hold: int = 10
     max_live_holds_per_client: int = 5
+    max_held_seats_per_screening: int = 20  # per client, in all its live holds of a screening
     max_extensions: int = 2
     max_hold_minutes: int = 30
 
@@ -81,6 +84,21 @@ class DoorSettings(msgspec.Struct, frozen=True):
     verifies, so a retired key stays listed until the codes it signed have been used."""
 
     signing_keys: tuple[str, ...] = ()
+
+
+class LimitSettings(msgspec.Struct, frozen=True):
+    """Who a caller is and how often it may act (services/callers.py, docs/security.md).
+
+    `trusted_proxies`: the networks of the reverse proxies in front of the API; X-Forwarded-For
+    is read only from a peer in them (none by default: the peer's own address counts). Rates
+    are `limits` strings (`30/minute`, `10 per 15 minutes`), per caller address unless named
+    per account; callers with a staff token are exempt from the per-address ones."""
+
+    trusted_proxies: tuple[str, ...] = ()
+    holds: str = "30/minute"
+    device_reservations: str = "10/minute"
+    sign_in_per_address: str = "20/minute"
+    sign_in_per_account: str = "10 per 15 minutes"
 
 
 class MailSettings(msgspec.Struct, frozen=True):
@@ -122,6 +140,13 @@ class EventSettings(msgspec.Struct, frozen=True):
     lag_alert_seconds: int = 60  # `usher lag` exits 1 past this
     job_timeout_seconds: int = 60
     job_tries: int = 5
+    # `usher worker` on SIGTERM: stop taking work, and let what it holds finish for this long
+    # (an email being sent is finished, not cancelled); keep the deployment's grace above it
+    worker_grace_seconds: int = 50
+    # a file the worker and the relay touch every HEARTBEAT_SECONDS while their loop runs
+    # (`usher alive` reads it: a liveness probe that asks nothing of PostgreSQL or Redis); ""
+    # writes none
+    health_file: str = ""
 
 
 class Settings(msgspec.Struct, frozen=True):
@@ -140,6 +165,7 @@ class Settings(msgspec.Struct, frozen=True):
     cors_origins: tuple[str, ...] = ("*",)
     access: AccessSettings = AccessSettings()
     door: DoorSettings = DoorSettings()
+    limits: LimitSettings = LimitSettings()
     public_url: str = "http://127.0.0.1:8000"
     data_dir: str = ".usher"
     debug: bool = False
@@ -262,6 +288,28 @@ def _addresses(name: str) -> tuple[tuple[str, int], ...]:
     return tuple(found)
 
 
+def _networks(name: str) -> tuple[str, ...]:
+    """A comma-separated list of IP networks (CIDR) or addresses; anything else is refused at
+    start-up, so a misspelt proxy is not silently never trusted."""
+    items = tuple(n.strip() for n in _env(name, "").split(",") if n.strip())
+    try:
+        return tuple(str(ipaddress.ip_network(n, strict=False)) for n in items)
+    except ValueError as exc:
+        raise RuntimeError(f"USHER_{name}: {exc} (give CIDRs such as 10.0.0.0/8 or ::1)") from exc
+
+
+def _rate(name: str, default: str) -> str:
+    """A rate such as `30/minute` or `10 per 15 minutes` (the `limits` library's notation)."""
+    value = _env(name, default)
+    try:
+        limits.parse(value)
+    except ValueError as exc:
+        raise RuntimeError(
+            f"USHER_{name} must be a rate such as 30/minute or 10 per 15 minutes, got {value!r}"
+        ) from exc
+    return value
+
+
 def _local_url(host: str, port: int) -> str:
     """Where a client on this machine reaches an API bound to host:port."""
     if host in {"0.0.0.0", "::", ""}:
@@ -301,6 +349,7 @@ def get_settings() -> Settings:
         box_office=BoxOfficeSettings(
             max_seats_per_hold=_int("MAX_SEATS_PER_HOLD", 10),
             max_live_holds_per_client=_int("MAX_LIVE_HOLDS_PER_CLIENT", 5),
+            max_held_seats_per_screening=_int("MAX_HELD_SEATS_PER_SCREENING", 20),
             max_extensions=_int("MAX_HOLD_EXTENSIONS", 2),
             max_hold_minutes=_int("MAX_HOLD_MINUTES", 30),
         ),
@@ -332,6 +381,8 @@ def get_settings() -> Settings:
             lag_alert_seconds=_int("LAG_ALERT_SECONDS", 60),
             job_timeout_seconds=_int("JOB_TIMEOUT_SECONDS", 60),
             job_tries=_int("JOB_TRIES", 5),
+            worker_grace_seconds=_seconds("WORKER_GRACE_SECONDS", 50),
+            health_file=_env("HEALTH_FILE", ""),
         ),
         access=AccessSettings(
             pickup_lead_minutes=_int("DEVICE_PICKUP_LEAD_MINUTES", 30),
@@ -344,6 +395,13 @@ def get_settings() -> Settings:
             signing_keys=tuple(
                 k.strip() for k in _env("DOOR_SIGNING_KEYS", "").split(",") if k.strip()
             )
+        ),
+        limits=LimitSettings(
+            trusted_proxies=_networks("TRUSTED_PROXIES"),
+            holds=_rate("RATE_HOLDS", "30/minute"),
+            device_reservations=_rate("RATE_DEVICE_RESERVATIONS", "10/minute"),
+            sign_in_per_address=_rate("RATE_SIGN_IN_PER_ADDRESS", "20/minute"),
+            sign_in_per_account=_rate("RATE_SIGN_IN_PER_ACCOUNT", "10 per 15 minutes"),
         ),
         host=host,
         port=port,

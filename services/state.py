@@ -4,6 +4,7 @@ that it is shutting down."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias, cast
@@ -16,9 +17,25 @@ from redis.asyncio import Redis
 
 from services.db import create_pool
 from services.metrics import POOL_IN_USE, POOL_WAITING
+from services.outages import UNAVAILABLE
+from services.rate_limits import RateLimits
 from services.redis_client import connect_redis
 from services.settings import Settings
 from services.shutdown import Shutdown
+
+log = logging.getLogger("usher.api")
+
+
+async def _open_pool(url: str, settings: Settings) -> asyncpg.Pool:
+    """The pool; when the server is unreachable the API starts anyway, with an empty pool that
+    connects once it answers (until then /readyz and every query answer 503)."""
+    try:
+        return await create_pool(
+            url, min_size=settings.database.pool_min, max_size=settings.database.pool_max
+        )
+    except UNAVAILABLE as exc:
+        log.warning("PostgreSQL is unreachable (%r); starting, not ready until it is back", exc)
+        return await create_pool(url, min_size=0, max_size=settings.database.pool_max)
 
 
 @asynccontextmanager
@@ -26,27 +43,21 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     """Open the pool and the Redis client on app.state (on the serving loop) and close them;
     `app.state.shutdown.stopping` is set once the process is asked to stop."""
     settings: Settings = app.state.settings
-    app.state.pool = await create_pool(
-        settings.database.url,
-        min_size=settings.database.pool_min,
-        max_size=settings.database.pool_max,
-    )
+    app.state.pool = await _open_pool(settings.database.url, settings)
     app.state.pool_queue = asyncio.Semaphore(settings.database.pool_max)
     app.state.replica_pool, app.state.replica_queue = app.state.pool, app.state.pool_queue
     if settings.database.replica_url:
-        app.state.replica_pool = await create_pool(
-            settings.database.replica_url,
-            min_size=settings.database.pool_min,
-            max_size=settings.database.pool_max,
-        )
+        app.state.replica_pool = await _open_pool(settings.database.replica_url, settings)
         app.state.replica_queue = asyncio.Semaphore(settings.database.pool_max)
     app.state.redis = connect_redis(settings.redis)
+    app.state.rate_limits = RateLimits(settings)
     app.state.shutdown = Shutdown()
     app.state.shutdown.install()
     try:
         yield
     finally:
         app.state.shutdown.restore()
+        await app.state.rate_limits.aclose()
         await app.state.redis.aclose()
         if app.state.replica_pool is not app.state.pool:
             await app.state.replica_pool.close()

@@ -7,15 +7,24 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from httpx import Request
+from hypothesis import settings as hypothesis_settings
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from litestar.testing.transport import TestClientTransport
 from redis.asyncio import Redis
 
 from tests.servers import find_servers
+
+# Hypothesis judges inputs, not speed: a per-example deadline only measures how loaded the
+# machine is (CI shares two cores with its own servers), so it is off for every test.
+hypothesis_settings.register_profile("usher", deadline=None)
+hypothesis_settings.load_profile("usher")
 
 RUN_ID = secrets.token_hex(4)
 
@@ -76,6 +85,15 @@ def environment(
         "USHER_SECRET_KEY": f"test-secret-{RUN_ID}-0123456789abcdef",
         "USHER_DB_POOL_MIN": "1",
         "USHER_DOOR_SIGNING_KEYS": f"{new_key_entry(2)},{new_key_entry(1)}",
+        # Many simulated clients come from this machine: the API trusts the local peer as its
+        # proxy, and each client names its own address in X-Forwarded-For (racing.caller);
+        # the in-process client's peer is 127.0.0.1 too (client below). The rate limits are
+        # raised for the suite; tests/integration/test_limits.py runs them at their size.
+        "USHER_TRUSTED_PROXIES": "127.0.0.1",
+        "USHER_RATE_HOLDS": "100000/minute",
+        "USHER_RATE_DEVICE_RESERVATIONS": "100000/minute",
+        "USHER_RATE_SIGN_IN_PER_ADDRESS": "100000/minute",
+        "USHER_RATE_SIGN_IN_PER_ACCOUNT": "100000/minute",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -120,9 +138,26 @@ def app(environment: dict[str, str]) -> Litestar:
     return create_app()
 
 
+class _FromLocalPeer(TestClientTransport[Litestar]):
+    """Litestar's in-process transport, with the peer 127.0.0.1 (a trusted proxy in this run)
+    rather than `testclient`, so X-Forwarded-For tells simulated clients apart as in production."""
+
+    def parse_request(self, request: Request) -> dict[str, Any]:
+        scope = super().parse_request(request)
+        scope["client"] = ("127.0.0.1", 50000)
+        return scope
+
+
+def local_client(app: Litestar) -> AsyncTestClient[Litestar]:
+    """An in-process test client whose requests come from 127.0.0.1."""
+    made = AsyncTestClient(app=app)
+    made._transport = _FromLocalPeer(client=made, raise_server_exceptions=True)  # type: ignore[arg-type]
+    return made
+
+
 @pytest.fixture(scope="session")
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app) as client:
+    async with local_client(app) as client:
         yield client
 
 

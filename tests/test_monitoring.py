@@ -30,11 +30,23 @@ SUFFIXES = ("_bucket", "_count", "_sum", "_total", "_created")
 def exported_families() -> set[str]:
     """Every metric family Usher's processes register, the HTTP ones included (Litestar's
     middleware makes those at the first request: made here the same way)."""
-    middleware = PrometheusMiddleware(app=None, config=prometheus_config())  # type: ignore[arg-type]
-    labels: dict[str, str | int | float] = {"method": "GET", "path": "/", "status_code": 200}
-    middleware.request_count(labels)
-    middleware.request_time(labels)
-    middleware.requests_in_progress({"method": "GET", "path": "/"})
+    config = prometheus_config()
+    middleware = PrometheusMiddleware(app=None, config=config)  # type: ignore[arg-type]
+    # the labels the middleware itself uses, in its order: made with any other set, the
+    # metric would refuse the real requests' labels later in the same process
+    labels: dict[str, str | int | float] = {
+        "method": "GET",
+        "path": "/",
+        "status_code": 200,
+        "app_name": config.app_name,
+    }
+    for make in (
+        middleware.request_count,
+        middleware.request_time,
+        middleware.requests_in_progress,
+        middleware.requests_error_count,
+    ):
+        make(labels)
     return {family.name for family in REGISTRY.collect()}
 
 

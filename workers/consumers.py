@@ -26,14 +26,16 @@ import asyncpg
 import msgspec
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from schemas.events import EVENT_TYPES, Event, decode_event, decode_head
 from services import tracing
 from services.logs import event_id
+from services.outages import OUTAGES
 from services.settings import Settings
 from workers.constants import DEAD_LETTER_MAXLEN, DEAD_LETTERS, key
 from workers.delivery import Consumer, Delivery
+from workers.health import HEARTBEAT_SECONDS, forget, live_consumers, record_beat
 from workers.metrics import EVENTS_HANDLED
 
 log = logging.getLogger("usher.consumers")
@@ -42,16 +44,6 @@ BACKOFF_START = 0.05
 BACKOFF_MAX = 2.0
 FORGET_CONSUMERS_AFTER_MS = 24 * 3_600_000  # idle consumers with nothing pending are removed
 
-# Failures of the servers, not of the handler: back off and retry the same entries.
-OUTAGES: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    RedisError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.TooManyConnectionsError,
-)
 
 _FIRST_DELIVERY = """
     INSERT INTO processed_event (consumer, event_id) VALUES ($1, $2)
@@ -102,12 +94,17 @@ class GroupRunner:
         backoff = BACKOFF_START
         pending_from: str | None = "0"  # first our own pending entries (a restart, an outage)
         next_claim = 0.0
-        group_ready = False
+        start: str | None = self.consumer.start
+        outage_since: float | None = None
+        next_beat = 0.0
         while not self._stopping:
             try:
-                if not group_ready:
-                    await self._ensure_group()
-                    group_ready = True
+                if start is not None:
+                    await self._ensure_group(start)
+                    start = None
+                if time.monotonic() >= next_beat:  # this group's loop is turning
+                    await record_beat(self.redis, self.settings.redis, self.group, self.name)
+                    next_beat = time.monotonic() + HEARTBEAT_SECONDS
                 if time.monotonic() >= next_claim:
                     await self._claim()
                     next_claim = time.monotonic() + self.claim_every
@@ -120,21 +117,29 @@ class GroupRunner:
                         ">", block=min(self.events.consumer_block_ms, wait_ms)
                     )
                 await self._handle(entries)
+                if outage_since is not None:
+                    took = time.monotonic() - outage_since
+                    log.info("%s: resumed after %.1f s", self.group, took)
+                    outage_since = None
                 backoff = BACKOFF_START
             except OUTAGES as exc:
-                log.warning("%s: %s; retrying in %.2f s", self.group, exc, backoff)
+                if outage_since is None:  # said once per outage, not once per retry
+                    outage_since = time.monotonic()
+                    log.warning("%s: %r; backing off until it answers", self.group, exc)
                 if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
-                    group_ready = False  # Redis lost the stream (restarted without its data)
+                    # Redis lost the stream (restarted empty, a failover to a lagging replica):
+                    # the relay re-publishes from the outbox, so read the new stream from its
+                    # start; what was already applied is dropped by its event id.
+                    start = "0"
                 pending_from = "0"
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
+        await forget(self.redis, self.settings.redis, self.group, self.name)
 
-    async def _ensure_group(self) -> None:
+    async def _ensure_group(self, start: str) -> None:
         try:
-            await self.redis.xgroup_create(
-                self.stream, self.group, self.consumer.start, mkstream=True
-            )
-            log.info("created consumer group %s at %s", self.group, self.consumer.start)
+            await self.redis.xgroup_create(self.stream, self.group, start, mkstream=True)
+            log.info("created consumer group %s at %s", self.group, start)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -307,12 +312,16 @@ class GroupRunner:
         await self._forget_idle_consumers()
 
     async def _forget_idle_consumers(self) -> None:
+        """Remove from the group the consumers whose worker is gone (no heartbeat) once their
+        pending entries were taken over, and any consumer idle for a day with nothing pending;
+        `usher lag` then counts only the living."""
+        live = await live_consumers(self.redis, self.settings.redis, self.group)
         for info in await self.redis.xinfo_consumers(self.stream, self.group):
             name = info["name"]
             name = name.decode() if isinstance(name, bytes) else name
-            if (
-                name != self.name
-                and info["pending"] == 0
-                and info["idle"] > FORGET_CONSUMERS_AFTER_MS
-            ):
+            if name == self.name or info["pending"] != 0:
+                continue
+            dead = name not in live and info["idle"] > self.events.claim_idle_ms
+            if dead or info["idle"] > FORGET_CONSUMERS_AFTER_MS:
                 await self.redis.xgroup_delconsumer(self.stream, self.group, name)
+                log.info("%s: removed consumer %s (its worker is gone)", self.group, name)

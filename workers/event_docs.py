@@ -6,6 +6,7 @@ fails while the files are stale.
 
 from __future__ import annotations
 
+import inspect as pyinspect
 import json
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,9 @@ def json_schema() -> dict[str, Any]:
         body["properties"]["aggregate_type"] = {"const": cls.aggregate}
         body["properties"]["aggregate_id"] = {"type": "string"}
         body["required"] = [*body["required"], "aggregate_type", "aggregate_id"]
-        if not body.get("description"):
-            body["description"] = f"`{cls.type_name()}`: an event about a {cls.aggregate}."
+        # The docstring, dedented here: msgspec 0.23 dedents it and 0.22 does not.
+        doc = pyinspect.cleandoc(cls.__doc__ or "")
+        body["description"] = doc or f"`{cls.type_name()}`: an event about a {cls.aggregate}."
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Usher domain event",

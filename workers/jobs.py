@@ -7,14 +7,18 @@ job under `arq:job:<job id>`, and tests (and shared Redis servers) separate depl
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import msgspec
+from arq import Retry
 from arq.connections import ArqRedis
 
+from services.outages import OUTAGES
 from services.settings import RedisSettings, Settings
 
 log = logging.getLogger("usher.jobs")
@@ -39,6 +43,26 @@ def serialize(value: dict[str, Any]) -> bytes:
 def deserialize(raw: bytes) -> dict[str, Any]:
     value: dict[str, Any] = _decoder.decode(raw)
     return value
+
+
+OUTAGE_RETRY_MAX = 30.0  # seconds: the longest wait before a job hit by an outage runs again
+
+
+def riding_out_outages(coroutine: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Wrap a job so that PostgreSQL or Redis going away makes arq run it again later (1, 2, 4
+    ... 30 s) instead of recording it failed; jobs are idempotent, so running again is safe."""
+
+    @functools.wraps(coroutine)
+    async def job(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await coroutine(ctx, *args, **kwargs)
+        except OUTAGES as exc:
+            tries = int(ctx.get("job_try", 1))
+            delay = min(2.0 ** (tries - 1), OUTAGE_RETRY_MAX)
+            log.warning("%s: %r; running it again in %.0f s", coroutine.__name__, exc, delay)
+            raise Retry(defer=delay) from exc
+
+    return job
 
 
 def job_id(redis: RedisSettings, function: str, key: object) -> str:

@@ -2,7 +2,8 @@
 
 - the relay: is one leading (it holds the advisory lock), how many outbox rows wait, and how old
   the oldest is;
-- each consumer group: entries not yet delivered to it and how old the first of them is, entries
+- each consumer group: how many workers run it (their heartbeat; none is unhealthy), entries
+  not yet delivered to it and how old the first of them is, entries
   delivered but not acknowledged (pending) and how old the oldest is;
 - the dead-letter stream's length.
 """
@@ -18,11 +19,13 @@ from redis.exceptions import ResponseError
 
 from services.settings import Settings
 from workers.constants import DEAD_LETTERS, RELAY_LOCK, key
+from workers.health import live_consumers
 
 
 class GroupLag(msgspec.Struct, frozen=True):
     group: str
-    consumers: int
+    consumers: int  # known to the group (a dead worker's stay until its entries are taken over)
+    live_consumers: int  # workers running this group whose heartbeat is fresh
     undelivered: int  # entries after the group's last delivered id
     undelivered_age_seconds: float | None  # age of the first of them
     pending: int  # delivered, not yet acknowledged
@@ -68,7 +71,10 @@ def _age(stream_id: bytes | str | None, now_ms: int) -> float | None:
     return max(now_ms - int(text.split("-")[0]), 0) / 1000
 
 
-async def _group_lag(redis: Redis, stream: str, info: dict[str, object], now_ms: int) -> GroupLag:
+async def _group_lag(
+    redis: Redis, settings: Settings, info: dict[str, object], now_ms: int
+) -> GroupLag:
+    stream = settings.redis.events_stream
     name = info["name"]
     group = name.decode() if isinstance(name, bytes) else str(name)
     last = info["last-delivered-id"]
@@ -87,6 +93,7 @@ async def _group_lag(redis: Redis, stream: str, info: dict[str, object], now_ms:
     return GroupLag(
         group=group,
         consumers=int(info["consumers"]),  # type: ignore[call-overload]
+        live_consumers=len(await live_consumers(redis, settings.redis, group)),
         undelivered=undelivered,
         undelivered_age_seconds=_age(first[0][0], now_ms) if first else None,
         pending=pending,
@@ -114,8 +121,10 @@ async def measure(settings: Settings, conn: asyncpg.Connection, redis: Redis) ->
     except ResponseError:  # no such stream yet
         infos = []
     for info in infos:
-        lag = await _group_lag(redis, stream, info, now_ms)
+        lag = await _group_lag(redis, settings, info, now_ms)
         groups.append(lag)
+        if not lag.live_consumers:
+            problems.append(f"group {lag.group}: no worker is running it")
         if lag.undelivered_age_seconds is not None and lag.undelivered_age_seconds > alert:
             problems.append(
                 f"group {lag.group}: {lag.undelivered} entries undelivered for "
@@ -153,7 +162,8 @@ def render(report: LagReport) -> str:
     ]
     for g in report.groups:
         lines.append(
-            f"group {g.group}: {g.consumers} consumers, undelivered {g.undelivered} "
+            f"group {g.group}: {g.live_consumers} live consumers ({g.consumers} known), "
+            f"undelivered {g.undelivered} "
             f"(oldest {secs(g.undelivered_age_seconds)}), pending {g.pending} "
             f"(oldest {secs(g.pending_age_seconds)})"
         )

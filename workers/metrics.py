@@ -46,7 +46,9 @@ PENDING = Gauge("usher_stream_pending", "Entries delivered but not acknowledged"
 PENDING_OLDEST = Gauge(
     "usher_stream_pending_oldest_seconds", "Age of the oldest unacknowledged entry", ["group"]
 )
-CONSUMERS = Gauge("usher_stream_consumers", "Consumers registered in the group", ["group"])
+CONSUMERS = Gauge(
+    "usher_stream_consumers", "Live consumers of the group (a fresh heartbeat)", ["group"]
+)
 DEAD_LETTERS = Gauge("usher_dead_letters", "Entries in the dead-letter stream")
 RELAY_LEADING = Gauge("usher_relay_leading", "1 while this relay leads, 0 while it stands by")
 
@@ -89,5 +91,5 @@ async def measure_backbone(settings: Settings, redis: Redis) -> None:
                 UNDELIVERED.labels(group=group.group).set(group.undelivered)
                 PENDING.labels(group=group.group).set(group.pending)
                 PENDING_OLDEST.labels(group=group.group).set(group.pending_age_seconds or 0.0)
-                CONSUMERS.labels(group=group.group).set(group.consumers)
+                CONSUMERS.labels(group=group.group).set(group.live_consumers)
         await asyncio.sleep(MEASURE_EVERY)

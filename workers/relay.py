@@ -35,6 +35,7 @@ import contextlib
 import logging
 import os
 import time
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -43,6 +44,7 @@ from redis.exceptions import RedisError
 
 from services import tracing
 from services.ids import uuid7
+from services.outages import OUTAGES
 from services.redis_client import connect_redis
 from services.settings import Settings
 from workers.constants import NOTIFY_CHANNEL, RELAY_FENCE, RELAY_LOCK, key
@@ -55,19 +57,27 @@ BACKOFF_START = 0.05
 BACKOFF_MAX = 2.0
 TAIL_MIN = 1000  # stream entries read back on recovery, at least
 ACTIVE_POLL = 0.002  # seconds between looks while busy
+# PostgreSQL or Redis gone, or a PostgreSQL refusal of the relay's session: step down, retry.
+RELAY_OUTAGES: tuple[type[BaseException], ...] = (*OUTAGES, asyncpg.PostgresError)
+FENCE_CHECK = 1.0  # seconds between looks at the fence (is Redis the one we published to?)
 
 # KEYS: fence key, stream. ARGV: fence token, MINID, then (id, type, event) per entry.
 _PUBLISH = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
     return redis.error_reply('FENCED this relay is no longer the leader')
 end
-local n = 0
-for i = 3, #ARGV, 3 do
-    redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[2], '*',
-        'id', ARGV[i], 'type', ARGV[i + 1], 'event', ARGV[i + 2])
-    n = n + 1
+if ARGV[3] ~= '' then
+    local tail = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+    if #tail == 0 or tail[1][1] ~= ARGV[3] then
+        return redis.error_reply('LOST the stream no longer ends with the entry last added')
+    end
 end
-return n
+local last = ''
+for i = 4, #ARGV, 3 do
+    last = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[2], '*',
+        'id', ARGV[i], 'type', ARGV[i + 1], 'event', ARGV[i + 2])
+end
+return last
 """
 
 _SELECT_BATCH = """
@@ -83,7 +93,40 @@ _DOORBELL = """
 """
 _NEXT_XID = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text"
 _HORIZON_PASSED = "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8"
-_MARK_PUBLISHED = "UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])"
+_MARK_PUBLISHED = """
+    WITH published AS (
+        UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])
+    )
+    INSERT INTO relay_mark (stream, stream_id, event_id, marked_at) VALUES ($4, $2, $3, now())
+    ON CONFLICT (stream) DO UPDATE
+    SET stream_id = EXCLUDED.stream_id, event_id = EXCLUDED.event_id, marked_at = now()
+"""
+_MARK = "SELECT stream_id, event_id FROM relay_mark WHERE stream = $1"
+# Redis lost entries it had acknowledged: publish again what was published at or after the
+# newest surviving entry ($1; NULL when none survived: every retained row), except the entries
+# still there ($2); the stream's mark ($3) goes with them.
+_REPUBLISH = """
+    WITH lost AS (
+        UPDATE outbox SET published_at = NULL
+        WHERE published_at IS NOT NULL
+          AND published_at >= coalesce(
+              (SELECT published_at FROM outbox WHERE event_id = $1), '-infinity')
+          AND event_id <> ALL($2::uuid[])
+        RETURNING 1
+    ), forgotten AS (DELETE FROM relay_mark WHERE stream = $3)
+    SELECT count(*) FROM lost
+"""
+# `usher replay --since`: publish again every retained event recorded at or after a time, or
+# from an event on (consumers drop what they already applied, by event id).
+_REPLAY_SINCE_TIME = """
+    UPDATE outbox SET published_at = NULL
+    WHERE published_at IS NOT NULL AND recorded_at >= $1
+"""
+_REPLAY_SINCE_EVENT = """
+    UPDATE outbox SET published_at = NULL
+    WHERE published_at IS NOT NULL
+      AND position >= (SELECT position FROM outbox WHERE event_id = $1)
+"""
 _MARK_RECOVERED = """
     UPDATE outbox SET published_at = now()
     WHERE published_at IS NULL AND event_id = ANY($1::uuid[])
@@ -130,6 +173,8 @@ class Relay:
         self.leading = False
         self.published = 0  # events added to the stream by this relay (for logs and tests)
         self.recovered = 0  # rows found already in the stream and only marked published
+        self.republished = 0  # rows published again because Redis had lost them
+        self._last_added = ""  # the id of the entry this leader added last ("" unknown)
 
     def stop(self) -> None:
         self._stopping = True
@@ -137,6 +182,7 @@ class Relay:
 
     async def run(self) -> None:
         backoff = BACKOFF_START
+        outage_since: float | None = None
         try:
             while not self._stopping:
                 try:
@@ -148,18 +194,25 @@ class Relay:
                             "application_name": f"usher relay {os.getpid()}",
                             "synchronous_commit": "off",
                         },
+                        timeout=5,
                     )
-                except (OSError, asyncpg.PostgresError) as exc:
-                    log.warning("cannot reach PostgreSQL (%s); retrying", exc)
+                except RELAY_OUTAGES as exc:
+                    if outage_since is None:
+                        outage_since = time.monotonic()
+                        log.warning("cannot reach PostgreSQL (%r); retrying until it answers", exc)
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX)
                     continue
+                if outage_since is not None:
+                    log.info("PostgreSQL is back after %.1f s", time.monotonic() - outage_since)
+                    outage_since = None
                 backoff = BACKOFF_START
                 try:
                     if await self._stand(conn):
                         await self._lead(conn)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    log.warning("relay stepping down: %s", exc)
+                except RELAY_OUTAGES as exc:
+                    outage_since = time.monotonic()
+                    log.warning("relay stepping down: %r", exc)
                     await self._sleep(BACKOFF_START)
                 finally:
                     self.leading = False
@@ -204,10 +257,17 @@ class Relay:
         recover = True
         backoff = BACKOFF_START
         outage_since: float | None = None
+        next_check = time.monotonic() + FENCE_CHECK
         while not self._stopping:
             self._wake.clear()
             try:
+                if not recover and time.monotonic() >= next_check:
+                    # A Redis that lost its data lost the fence too: look even while idle,
+                    # so the entries it lost are published again without waiting for a write.
+                    recover = await self.redis.get(self.fence_key) != token.encode()
+                    next_check = time.monotonic() + FENCE_CHECK
                 if recover:
+                    self._last_added = ""  # the tail is checked by _recover itself
                     await self._recover(conn, token)
                     recover = False
                 published = await self._publish_batch(conn, token)
@@ -256,7 +316,8 @@ class Relay:
         return horizon
 
     async def _recover(self, conn: asyncpg.Connection, token: str) -> None:
-        """Take the fence, then mark as published the rows a previous batch already added."""
+        """Take the fence; publish again what Redis lost; mark as published the rows a
+        previous batch already added."""
         await self.redis.set(self.fence_key, token)
         count = max(TAIL_MIN, 2 * self.events.relay_batch_size)
         tail = await self.redis.xrevrange(self.stream, count=count)
@@ -266,6 +327,7 @@ class Relay:
                 ids.append(UUID(fields[b"id"].decode()))
             except (KeyError, ValueError, UnicodeDecodeError):
                 continue
+        await self._find_lost(conn, ids)
         if ids:
             status = await conn.execute(_MARK_RECOVERED, ids)
             found = int(status.split()[-1])
@@ -273,12 +335,34 @@ class Relay:
                 log.info("%d outbox rows were already in the stream; marked published", found)
                 self.recovered += found
 
+    async def _find_lost(self, conn: asyncpg.Connection, tail: list[UUID]) -> None:
+        """Is the entry of the last batch Redis acknowledged still in the stream? If not,
+        Redis lost acknowledged writes: set the rows published since the newest surviving
+        entry (`tail[0]`) back to unpublished, to go out again in position order."""
+        mark = await conn.fetchrow(_MARK, self.stream)
+        if mark is None:
+            return
+        found = await self.redis.xrange(self.stream, mark["stream_id"], mark["stream_id"])
+        if found and found[0][1].get(b"id") == str(mark["event_id"]).encode():
+            return
+        again = await conn.fetchval(_REPUBLISH, tail[0] if tail else None, tail, self.stream)
+        self.republished += again
+        log.warning(
+            "Redis lost stream entries it had acknowledged (entry %s is gone): publishing %d "
+            "events again from the outbox",
+            mark["stream_id"],
+            again,
+        )
+
     async def _publish_batch(self, conn: asyncpg.Connection, token: str) -> int:
         rows = await conn.fetch(_SELECT_BATCH, self.events.relay_batch_size)
         if not rows:
             return 0
         min_id = int(time.time() * 1000) - self.events.stream_retention_hours * 3_600_000
-        args: list[str] = [token, str(max(min_id, 0))]
+        # The stream must still end with the entry this relay added last: a Redis that lost
+        # acknowledged entries (restarted empty, or a replica promoted before it had them, while
+        # this relay wrote on to the old primary) answers LOST, and _recover publishes again.
+        args: list[str] = [token, str(max(min_id, 0)), self._last_added]
         for row in rows:
             args += (str(row["event_id"]), row["event_type"], row["payload"])
         with contextlib.ExitStack() as spans:  # one span per event while tracing is on
@@ -292,11 +376,25 @@ class Relay:
                             **{"messaging.destination.name": self.stream},
                         )
                     )
-            await self._publish(keys=[self.fence_key, self.stream], args=args)
-        await self._mark_published(conn, [row["position"] for row in rows])
+            last = await self._publish(keys=[self.fence_key, self.stream], args=args)
+        self._last_added = last.decode()
+        positions = [row["position"] for row in rows]
+        await self._mark_published(conn, positions, self._last_added, rows[-1]["event_id"])
         self.published += len(rows)
         count_published(row["event_type"] for row in rows)
         return len(rows)
 
-    async def _mark_published(self, conn: asyncpg.Connection, positions: list[int]) -> None:
-        await conn.execute(_MARK_PUBLISHED, positions)
+    async def _mark_published(
+        self, conn: asyncpg.Connection, positions: list[int], stream_id: str, event_id: UUID
+    ) -> None:
+        await conn.execute(_MARK_PUBLISHED, positions, stream_id, event_id, self.stream)
+
+
+async def replay(conn: asyncpg.Connection, since: datetime | UUID) -> int:
+    """Mark every retained outbox row from `since` (a time, or an event id and those after it)
+    unpublished, so that the relay publishes them again; returns how many."""
+    if isinstance(since, UUID):
+        status = await conn.execute(_REPLAY_SINCE_EVENT, since)
+    else:
+        status = await conn.execute(_REPLAY_SINCE_TIME, since)
+    return int(status.split()[-1])

@@ -8,12 +8,14 @@ asyncpg pool, `ctx["settings"]` the settings) and add it to `JOBS`; enqueue it f
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
-from typing import Any
+from typing import Any, cast
 
 from arq.connections import ArqRedis, create_pool
 from arq.connections import RedisSettings as ArqRedisSettings
 from arq.cron import CronJob, cron
+from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker, func
 
 from services.db import create_pool as create_db_pool
@@ -29,7 +31,7 @@ from workers.devices import (
 )
 from workers.emails import close_mailer, email_cron_jobs, email_jobs
 from workers.holds import expire_hold_job, sweep_holds
-from workers.jobs import deserialize, prune, serialize
+from workers.jobs import deserialize, prune, riding_out_outages, serialize
 
 # Job functions, each wrapped by `arq.worker.func` with its own timeout and tries where the
 # defaults (USHER_JOB_TIMEOUT_SECONDS, USHER_JOB_TRIES) do not fit.
@@ -136,7 +138,10 @@ def worker_settings(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """Keyword arguments for `arq.worker.Worker`; pass `ctx={"pool": ...}` to share a pool."""
     events = settings.events
     options: dict[str, Any] = {
-        "functions": [*JOBS, *email_jobs(settings)],
+        "functions": [
+            dataclasses.replace(f, coroutine=cast(WorkerCoroutine, riding_out_outages(f.coroutine)))
+            for f in (*JOBS, *email_jobs(settings))
+        ],
         "cron_jobs": cron_jobs(settings),
         "queue_name": key(settings.redis, ARQ_QUEUE),
         "health_check_key": key(settings.redis, ARQ_HEALTH),

@@ -32,7 +32,9 @@ from schemas.access import (
 )
 from services import idempotency
 from services.access import service
+from services.callers import requester
 from services.openapi import problems
+from services.rate_limits import limit
 from services.staff.auth import PUBLIC, StaffRequest, manager_only, staff_only
 from services.state import AppSettings, Db
 
@@ -59,15 +61,12 @@ HoldToken = Annotated[
         description="The hold's token, when the reservation names a `hold_id`.",
     ),
 ]
-ClientId = Annotated[
+BookingSecret = Annotated[
     str | None,
     HeaderParameter(
-        name="X-Client-Id",
-        pattern=r"^[A-Za-z0-9._:@-]{1,100}$",
-        description=(
-            "Identifies the box-office client (a browser session, a till) for the limit of live"
-            " reservations per client and screening; without it, the client's IP address."
-        ),
+        name="X-Booking-Secret",
+        pattern=SECRET_PATTERN,
+        description="The booking's secret, when the reservation names a `booking_reference`.",
     ),
 ]
 IdempotencyKey = Annotated[
@@ -113,10 +112,14 @@ async def screening_devices(
         "201 either way: `status` is `reserved` (a unit is set aside) or `waitlisted` with its "
         "`position`; the patron hears when a unit comes free. The answer carries the "
         "reservation's secret, sent only this once, or again to a retry that sends the same "
-        "`Idempotency-Key` and body (200, `Idempotent-Replayed: true`)."
+        "`Idempotency-Key` and body (200, `Idempotent-Replayed: true`). A `booking_reference` "
+        "needs the booking's `X-Booking-Secret` (or a staff token), as a `hold_id` needs its "
+        "`X-Hold-Token`; an unknown reference, another screening's and a wrong secret all "
+        "answer the same 422. Limited per caller address (live reservations per screening, "
+        "and a rate: 429 with Retry-After); a staff token is not rate limited."
     ),
     status_code=HTTP_201_CREATED,
-    responses=problems(401, 403, 404, 409, 410, 422),
+    responses=problems(401, 403, 404, 409, 410, 422, 429),
     **PATRON,
 )
 async def reserve_device(
@@ -125,13 +128,17 @@ async def reserve_device(
     request: Request[Any, Any, Any],
     screening_id: FromPath[UUID],
     data: JSONBody[DeviceReservationIn],
-    client_id: ClientId = None,
     hold_token: HoldToken = None,
+    booking_secret: BookingSecret = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[DeviceReservation]:
-    client = client_id or f"ip:{request.client.host if request.client else 'unknown'}"
+    caller = await requester(request)
+    await limit(request, "device_reservations", caller)
+    proof = service.TieProof(
+        hold_token=hold_token, booking_secret=booking_secret, staff=caller.staff
+    )
     reservation, replayed = await service.reserve(
-        conn, screening_id, data, client, hold_token, settings.access, _now(), idempotency_key
+        conn, screening_id, data, caller.key, proof, settings.access, _now(), idempotency_key
     )
     headers = {"Location": f"/v1/device-reservations/{reservation.id}"}
     if replayed:
@@ -189,6 +196,20 @@ async def pickups(conn: Db, settings: AppSettings, screening_id: FromPath[UUID])
 )
 async def get_pickup(conn: Db, settings: AppSettings, reservation_id: FromPath[UUID]) -> PickUp:
     return await service.pickup(conn, reservation_id, settings.access, _now())
+
+
+@get(
+    "/v1/device-pickups/by-number/{number:str}",
+    summary="One line of a pick-up list, by the reservation's number (read out at the desk)",
+    responses=problems(401, 403, 404),
+    **STAFF,
+)
+async def get_pickup_by_number(
+    conn: Db,
+    settings: AppSettings,
+    number: Annotated[str, PathParameter(max_length=20, description="e.g. K7MQ2XD")],
+) -> PickUp:
+    return await service.pickup_by_number(conn, number, settings.access, _now())
 
 
 @post(
@@ -294,6 +315,7 @@ ACCESS_ROUTES = [
     cancel_reservation,
     pickups,
     get_pickup,
+    get_pickup_by_number,
     check_out,
     cancel_pickup,
     inventory,

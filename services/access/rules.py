@@ -147,17 +147,19 @@ def check_ties(booking_reference: str | None, hold_id: object | None) -> None:
         )
 
 
+NO_SUCH_BOOKING = "no booking of this screening has this reference and secret"
+
+
 def check_booking_tie(
-    booking_screening: object, status: str, screening_id: object, reference: str
+    booking_screening: object | None, status: str, screening_id: object, proven: bool
 ) -> None:
-    if booking_screening != screening_id:
-        raise InvalidInput(
-            f"booking {reference} is not for this screening",
-            field="booking_reference",
-            reason="another screening",
-        )
+    """A reservation may name a confirmed booking of its screening whose secret it proves (or
+    staff's). An unknown reference, another screening's and a wrong secret answer alike, so a
+    reference cannot be probed for."""
+    if booking_screening is None or booking_screening != screening_id or not proven:
+        raise InvalidInput(NO_SUCH_BOOKING, field="booking_reference", reason="no such booking")
     if status != "confirmed":
-        raise Gone(f"booking {reference} is cancelled")
+        raise Gone("this booking is cancelled")
 
 
 def check_hold_tie(

@@ -8,15 +8,14 @@ bearer token, and block or unblock house seats.
 
 from __future__ import annotations
 
-import inspect
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Request, Response, delete, get, patch, post
-from litestar.exceptions import NotAuthorizedException
+from litestar.datastructures import ResponseHeader
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter, QueryParameter
-from litestar.security.jwt import JWTAuth, Token
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
 
 from schemas.box_office import (
@@ -28,14 +27,15 @@ from schemas.box_office import (
     Hold,
     HoldChangeIn,
     HoldIn,
+    SeatMap,
 )
-from schemas.staff import StaffMember
 from services import idempotency
 from services.box_office import service
-from services.errors import NotAuthenticated
+from services.callers import requester
 from services.openapi import problems
+from services.rate_limits import limit
 from services.settings import BoxOfficeSettings, Settings
-from services.staff.auth import PUBLIC, StaffRequest, staff_only
+from services.staff.auth import PUBLIC, StaffRequest, staff_of, staff_only
 from services.state import Db
 
 PATRON: dict[str, Any] = {"opt": PUBLIC, "tags": ["box office"]}
@@ -60,22 +60,19 @@ BookingSecret = Annotated[
         description="The patron's secret sent with the booking.",
     ),
 ]
-ClientId = Annotated[
-    str | None,
-    HeaderParameter(
-        name="X-Client-Id",
-        pattern=r"^[A-Za-z0-9._:@-]{1,100}$",
-        description=(
-            "Identifies the box-office client (a browser session, a till) for the limit of live"
-            " holds per client; without it, the client's IP address is used."
-        ),
-    ),
-]
 IdempotencyKey = Annotated[
     str,
     idempotency.key_header(
         "Required. A retried confirmation with the same key and body answers the same "
         "booking; the same key with another body is refused (422)."
+    ),
+]
+HoldIdempotencyKey = Annotated[
+    str | None,
+    idempotency.key_header(
+        "Optional. A retried hold request with the same key and body, from the same client, "
+        "answers the hold the first one made (200, `Idempotent-Replayed: true`, the same token) "
+        "instead of holding again; the same key with another body is refused (422)."
     ),
 ]
 IfNoneMatch = Annotated[
@@ -99,38 +96,6 @@ def _rules(request: Request[Any, Any, Any]) -> BoxOfficeSettings:
     return settings.box_office
 
 
-async def _staff(request: Request[Any, Any, Any]) -> StaffMember | None:
-    """The staff member of an `Authorization: Bearer` token on a public route, if one is sent:
-    checked exactly as the authentication middleware checks it elsewhere."""
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "bearer" or not encoded.strip():
-        raise NotAuthenticated("send a staff token as `Authorization: Bearer <token>`")
-    auth: JWTAuth[StaffMember, Token] = request.app.state.jwt
-    try:
-        token = auth.token_cls.decode(
-            encoded_token=encoded.strip(),
-            secret=auth.token_secret,
-            algorithm=auth.algorithm,
-            audience=auth.accepted_audiences,
-            issuer=auth.accepted_issuers,
-            require_claims=auth.require_claims,
-            verify_exp=auth.verify_expiry,
-            verify_nbf=auth.verify_not_before,
-            strict_audience=auth.strict_audience,
-        )
-    except NotAuthorizedException as exc:
-        raise NotAuthenticated("the staff token is not valid") from exc
-    staff = auth.retrieve_user_handler(token, request)
-    if inspect.isawaitable(staff):
-        staff = await staff
-    if not isinstance(staff, StaffMember):
-        raise NotAuthenticated("the staff token is not valid")
-    return staff
-
-
 @get(
     "/v1/screenings/{screening_id:uuid}/seats",
     summary="The seat map of a screening, with each seat's status",
@@ -138,19 +103,36 @@ async def _staff(request: Request[Any, Any, Any]) -> StaffMember | None:
         "Every seat with its kind and status (available, held, booked, blocked), and the "
         "screening's sale status. Poll with `If-None-Match: <ETag>`: 304 while nothing changed."
     ),
-    responses=problems(404),
+    responses={
+        HTTP_304_NOT_MODIFIED: ResponseSpec(
+            None, description="Unchanged since the ETag sent in If-None-Match: no body"
+        ),
+        **problems(404),
+    },
+    response_headers=[
+        ResponseHeader(
+            name="ETag",
+            value='"42"',
+            description="The seat map's version, quoted; send it back in If-None-Match.",
+            documentation_only=True,
+        ),
+        ResponseHeader(name="Cache-Control", value="no-cache", documentation_only=True),
+    ],
     **PATRON,
 )
 async def seat_map(
     conn: Db, screening_id: FromPath[UUID], if_none_match: IfNoneMatch = None
-) -> Response[Any]:
+) -> Response[SeatMap]:
     state = await service.read_seat_map(conn, screening_id, _now())
     etag = f'"{state.version}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if if_none_match and etag in [
         tag.strip().removeprefix("W/") for tag in if_none_match.split(",")
     ]:
-        return Response(None, status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        not_modified: Response[Any] = Response(
+            None, status_code=HTTP_304_NOT_MODIFIED, headers=headers
+        )
+        return not_modified
     return Response(state.render(), headers=headers)
 
 
@@ -158,11 +140,15 @@ async def seat_map(
     "/v1/screenings/{screening_id:uuid}/holds",
     summary="Hold seats (explicit or best available), all or nothing",
     description=(
-        "409 names the seats that are not available, and nothing is held. The answer carries "
-        "the hold token, sent only this once."
+        "409 names the seats that are not available, and nothing is held; best available is "
+        "refused only when too few seats are free (or, with `together: required`, none side by "
+        "side). The answer carries the hold token, sent only this once (or again, to a retry "
+        "with the same Idempotency-Key). Holds are limited per caller address (live holds and "
+        "held seats per screening, and a rate: 429 with Retry-After); a staff token (the till) "
+        "is its own caller and is not rate limited."
     ),
     status_code=HTTP_201_CREATED,
-    responses=problems(404, 409, 422),
+    responses=problems(401, 404, 409, 422, 429),
     **PATRON,
 )
 async def make_hold(
@@ -170,10 +156,23 @@ async def make_hold(
     request: Request[Any, Any, Any],
     screening_id: FromPath[UUID],
     data: JSONBody[HoldIn],
-    client_id: ClientId = None,
+    idempotency_key: HoldIdempotencyKey = None,
 ) -> Response[Hold]:
-    client = client_id or f"ip:{request.client.host if request.client else 'unknown'}"
-    hold = await service.make_hold(conn, screening_id, data, client, _rules(request), _now())
+    caller = await requester(request)
+    await limit(request, "holds", caller)
+    settings: Settings = request.app.state.settings
+    hold, replayed = await service.request_hold(
+        conn,
+        screening_id,
+        data,
+        caller.key,
+        settings.box_office,
+        _now(),
+        idempotency_key,
+        settings.auth.secret,
+    )
+    if replayed:
+        return Response(hold, status_code=HTTP_200_OK, headers=dict(idempotency.REPLAYED))
     return Response(
         hold, status_code=HTTP_201_CREATED, headers={"Location": f"/v1/holds/{hold.id}"}
     )
@@ -191,7 +190,7 @@ async def get_hold(
     hold_id: FromPath[UUID],
     hold_token: HoldToken = None,
 ) -> Hold:
-    caller = service.Caller(secret=hold_token, staff=await _staff(request))
+    caller = service.Caller(secret=hold_token, staff=await staff_of(request))
     return await service.get_hold(conn, hold_id, caller, _rules(request), _now())
 
 
@@ -240,7 +239,7 @@ async def extend_hold(
 async def release_hold(
     conn: Db, request: Request[Any, Any, Any], hold_id: FromPath[UUID], hold_token: HoldToken = None
 ) -> None:
-    caller = service.Caller(secret=hold_token, staff=await _staff(request))
+    caller = service.Caller(secret=hold_token, staff=await staff_of(request))
     await service.release_hold(conn, hold_id, caller, _now())
 
 
@@ -287,7 +286,7 @@ async def get_booking(
     reference: Reference,
     booking_secret: BookingSecret = None,
 ) -> Booking:
-    caller = service.Caller(secret=booking_secret, staff=await _staff(request))
+    caller = service.Caller(secret=booking_secret, staff=await staff_of(request))
     return await service.get_booking(conn, reference.upper(), caller)
 
 
@@ -305,7 +304,7 @@ async def cancel_booking(
     data: JSONBody[CancelBookingIn],
     booking_secret: BookingSecret = None,
 ) -> Booking:
-    caller = service.Caller(secret=booking_secret, staff=await _staff(request))
+    caller = service.Caller(secret=booking_secret, staff=await staff_of(request))
     return await service.cancel_booking(conn, reference.upper(), caller, data, _now())
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -28,7 +28,8 @@ from schemas.catalog import (
 )
 from schemas.common import REF_PATTERN, Page
 from services.catalog import service, store
-from services.errors import InvalidInput
+from services.catalog.rules import coming_friday
+from services.errors import InvalidParameter
 from services.openapi import problems
 from services.staff.auth import PUBLIC, StaffRequest, manager_only
 from services.state import READ_CONN, Db
@@ -40,6 +41,8 @@ WRITE: dict[str, Any] = {
 }
 # Programme reads: anonymous callers read the replica when one is configured (services.state).
 READ: dict[str, Any] = {"opt": PUBLIC, "tags": ["programme"], "dependencies": {"conn": READ_CONN}}
+# The example dates of the document: the coming Friday, when the demo programme starts.
+_FRIDAY = coming_friday(date.today())
 Cursor = Annotated[
     str | None,
     QueryParameter(pattern=r"^[A-Za-z0-9_-]{1,400}$", description="`next_cursor` of the last page"),
@@ -59,8 +62,11 @@ def _version(if_match: str | None) -> int | None:
     try:
         return int(if_match.strip().removeprefix("W/").strip('"'))
     except ValueError as exc:
-        raise InvalidInput(
-            "If-Match must be an ETag this API gave out", field="If-Match", reason="unknown ETag"
+        raise InvalidParameter(
+            "If-Match must be an ETag this API gave out",
+            field="If-Match",
+            reason="unknown ETag",
+            source="header",
         ) from exc
 
 
@@ -122,8 +128,9 @@ async def get_auditorium(conn: Db, auditorium_id: Annotated[UUID, PathParameter(
     summary="Screenings in start order, filtered",
     description=(
         "`from` and `to` are dates in each venue's own time zone, both inclusive: "
-        "`?film=here&from=2025-03-21&to=2025-03-25` answers when and where HERE plays on "
-        "that Friday to Tuesday. Repeat `feature` to require several."
+        f"`?film=here&from={_FRIDAY}&to={_FRIDAY + timedelta(days=4)}` answers when and where "
+        "HERE plays on the coming Friday to Tuesday (the demo programme's run). Repeat "
+        "`feature` to require several, `status` to accept any of several."
     ),
     **READ,
 )
@@ -139,12 +146,18 @@ async def list_screenings(
     ] = None,
     audio_language: Language = None,
     subtitle_language: Language = None,
-    status: Annotated[ScreeningStatus | None, QueryParameter()] = None,
+    status: Annotated[
+        list[ScreeningStatus] | None,
+        QueryParameter(
+            description="Sale status, as each screening shows it; repeat for any of several. "
+            "Without it, every screening, cancelled ones included (shown as `cancelled`)"
+        ),
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[Screening]:
     if from_date and to_date and to_date < from_date:
-        raise InvalidInput("`to` is before `from`", field="to", reason="before from")
+        raise InvalidParameter("`to` is before `from`", field="to", reason="before from")
     where = store.ScreeningFilter(
         from_date=from_date,
         to_date=to_date,
@@ -154,7 +167,7 @@ async def list_screenings(
         features=list(feature) if feature else None,
         audio_language=audio_language,
         subtitle_language=subtitle_language,
-        status=status,
+        statuses=tuple(status) if status else None,
     )
     items, next_cursor = await store.list_screenings(conn, where, cursor, limit)
     return Page(items=items, next_cursor=next_cursor)

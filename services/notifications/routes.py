@@ -65,7 +65,9 @@ async def get_email(conn: Db, email_id: FromPath[UUID]) -> Email:
     summary="Send a failed (or a sent but lost) email again",
     description=(
         "Queues it again with a new Message-ID and a fresh count of attempts; `recipient` "
-        "corrects a mistyped address. 409 while it is queued or sending already."
+        "corrects a mistyped address: a manager may name any, staff only the patron's own "
+        "(the booking's or reservation's; 403 otherwise). 409 while it is queued or sending "
+        "already."
     ),
     status_code=HTTP_202_ACCEPTED,
     responses=problems(401, 403, 404, 409),

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID, uuid5
 
+from services.errors import NotAllowed
+
 Outcome = Literal["retry", "permanent", "exhausted"]
 
 # Reminders have no causing event: their idempotency key carries a name-based id instead.
@@ -59,3 +61,17 @@ def pickup_reminder_cause(reservation_id: UUID) -> UUID:
 def normal_address(address: str) -> str:
     """An address as compared for the idempotency key (the store compares lower-case too)."""
     return address.strip().lower()
+
+
+def check_resend_to(role: str, requested: str | None, own: str | None) -> None:
+    """Who may send a patron's email to which address: staff only to the patron's own address
+    (the one of the booking or reservation it is about; no `recipient` keeps the email's),
+    managers to any (a mistyped address corrected). Another address would hand the patron's
+    tickets to whoever asked the desk for them."""
+    if requested is None or role == "manager":
+        return
+    if own is None or requested.strip().lower() != own.strip().lower():
+        raise NotAllowed(
+            "only a manager can send this email to an address other than the patron's own",
+            reason="another recipient",
+        )

@@ -37,6 +37,8 @@ async def resend(
                 reason="not failed or sent",
                 email_status=row["status"],
             )
+        own = await store.patron_address(conn, email_id)
+        rules.check_resend_to(by.role, data.recipient, own)
         recipient = data.recipient or row["recipient"]
         message_id = rules.message_id(email_id, row["resends"] + 1, mail.sender_domain)
         await store.requeue(conn, email_id, recipient, message_id)

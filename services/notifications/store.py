@@ -251,6 +251,21 @@ async def lock_email(conn: asyncpg.Connection, email_id: UUID) -> asyncpg.Record
     return row
 
 
+async def patron_address(conn: asyncpg.Connection, email_id: UUID) -> str | None:
+    """The address of the patron the email is about: its booking's, or its device
+    reservation's (None for an email about neither)."""
+    address: str | None = await conn.fetchval(
+        """
+        SELECT coalesce(b.patron_email, r.patron_email) FROM email e
+        LEFT JOIN booking b ON b.id = e.booking_id
+        LEFT JOIN device_reservation r ON r.id = e.device_reservation_id
+        WHERE e.id = $1
+        """,
+        email_id,
+    )
+    return address
+
+
 async def requeue(
     conn: asyncpg.Connection, email_id: UUID, recipient: str, message_id: str
 ) -> None:

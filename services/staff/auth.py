@@ -1,22 +1,26 @@
 """Staff authentication: JWT bearer tokens (HS256) signed with USHER_SECRET_KEY, and role guards.
 
-Every route needs a staff token unless its handler sets `opt={"exclude_from_auth": True}`
-(see `PUBLIC`): public reads and patron actions, which carry their own secrets, do.
+Every route needs a staff token unless its handler (or its router) sets
+`opt={"exclude_from_auth": True}` (see `PUBLIC`): public reads and patron actions, which carry
+their own secrets, do, and so do the API docs (services/openapi.py). No path is excluded by
+pattern: a pattern also matches the paths it was not meant for (`/v1/films/schemata`).
 """
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 from uuid import UUID
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTAuth, Token
 
 from schemas.staff import Role, StaffMember
-from services.errors import NotAllowed
+from services.errors import NotAllowed, NotAuthenticated
 from services.settings import Settings
 from services.staff.status import StaffStatus
 
@@ -48,7 +52,6 @@ def jwt_auth(settings: Settings) -> JWTAuth[StaffMember, Token]:
         retrieve_user_handler=_staff_from_token,
         token_secret=settings.auth.secret,
         default_token_expiration=timedelta(minutes=settings.auth.token_minutes),
-        exclude=["/schema", "/healthz"],
     )
 
 
@@ -60,6 +63,38 @@ def issue_token(auth: JWTAuth[StaffMember, Token], member: StaffMember) -> tuple
         token_extras={"email": member.email, "name": member.name, "role": member.role},
     )
     return token, datetime.now(UTC) + lifetime
+
+
+async def staff_of(request: Request[Any, Any, Any]) -> StaffMember | None:
+    """The staff member of an `Authorization: Bearer` token on a public route, if one is sent:
+    checked exactly as the authentication middleware checks it elsewhere."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "bearer" or not encoded.strip():
+        raise NotAuthenticated("send a staff token as `Authorization: Bearer <token>`")
+    auth: JWTAuth[StaffMember, Token] = request.app.state.jwt
+    try:
+        token = auth.token_cls.decode(
+            encoded_token=encoded.strip(),
+            secret=auth.token_secret,
+            algorithm=auth.algorithm,
+            audience=auth.accepted_audiences,
+            issuer=auth.accepted_issuers,
+            require_claims=auth.require_claims,
+            verify_exp=auth.verify_expiry,
+            verify_nbf=auth.verify_not_before,
+            strict_audience=auth.strict_audience,
+        )
+    except NotAuthorizedException as exc:
+        raise NotAuthenticated("the staff token is not valid") from exc
+    staff = auth.retrieve_user_handler(token, request)
+    if inspect.isawaitable(staff):
+        staff = await staff
+    if not isinstance(staff, StaffMember):
+        raise NotAuthenticated("the staff token is not valid")
+    return staff
 
 
 def require_role(role: Role) -> Any:

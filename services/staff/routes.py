@@ -10,8 +10,10 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from schemas.staff import LoginIn, Session, StaffMember, StaffMemberIn
+from services.callers import address
 from services.errors import NotAuthenticated
 from services.openapi import problems
+from services.rate_limits import RateLimits
 from services.staff import store
 from services.staff.auth import PUBLIC, issue_token, manager_only, staff_only
 from services.staff.dashboard import DASHBOARD_ROUTES
@@ -24,9 +26,18 @@ from services.state import Db
     opt=PUBLIC,
     tags=["staff"],
     summary="Sign in: trade an e-mail and password for a bearer token",
-    responses=problems(401),
+    description=(
+        "Attempts are limited per address and per account, right password or not: past "
+        "either limit, 429 with Retry-After (USHER_RATE_SIGN_IN_PER_*)."
+    ),
+    responses=problems(401, 429),
 )
-async def sign_in(data: JSONBody[LoginIn], conn: Db, state: State) -> Session:
+async def sign_in(
+    data: JSONBody[LoginIn], conn: Db, state: State, request: Request[Any, Any, Any]
+) -> Session:
+    rate_limits: RateLimits = state.rate_limits
+    await rate_limits.hit("sign_in_per_address", address(request))
+    await rate_limits.hit("sign_in_per_account", data.email.lower())
     found = await store.find_for_login(conn, data.email)
     ok = await verify_password(found[1] if found else None, data.password)
     if not ok or found is None:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+
+
+def caller(who: str) -> dict[str, str]:
+    """Headers that make a simulated client its own caller: an `X-Forwarded-For` address of
+    its own (10.x.y.z, from its name), which the test run's API reads because it trusts the
+    local peer as its proxy (USHER_TRUSTED_PROXIES in tests/conftest.py)."""
+    a, b, c = hashlib.sha256(who.encode()).digest()[:3]
+    return {"X-Forwarded-For": f"10.{a}.{b}.{c}"}
 
 
 @asynccontextmanager

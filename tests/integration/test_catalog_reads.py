@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 from datetime import date, timedelta
+from pathlib import Path
 
 from services.demo import coming_friday
 
@@ -99,7 +102,7 @@ async def test_series_venue_and_seat_map(client, demo):
 
 
 async def test_filters(client, demo):
-    async def count(**params: str) -> int:
+    async def count(**params: str | list[str]) -> int:
         response = await client.get("/v1/screenings", params=params)
         assert response.status_code == 200, response.text
         return len(response.json()["items"])
@@ -112,6 +115,12 @@ async def test_filters(client, demo):
     assert await count(audio_language="ro") == 10
     assert await count(subtitle_language="en") == 12
     assert await count(status="cancelled") == 0
+    assert await count(status="on_sale") == 12
+    # Repeated: any of them (not only the last).
+    assert await count(status=["on_sale", "cancelled"]) == 12
+    assert await count(status=["scheduled", "sold_out"]) == 0
+    refused = await client.get("/v1/screenings", params={"status": ["on_sale", "playing"]})
+    assert refused.status_code == 400, refused.text
     both = await client.get(
         "/v1/screenings?feature=hearing_loop&feature=assistive_listening&film=ghost-tropic"
     )
@@ -148,8 +157,8 @@ async def test_bad_reads_are_problems_naming_the_field(client, demo):
         ("/v1/screenings?feature=flying", 400, "feature"),
         ("/v1/screenings?from=yesterday", 400, "from"),
         ("/v1/screenings?limit=0", 400, "limit"),
-        ("/v1/screenings?cursor=not-a-cursor", 422, "cursor"),
-        ("/v1/screenings?from=2025-03-26&to=2025-03-22", 422, "to"),
+        ("/v1/screenings?cursor=not-a-cursor", 400, "cursor"),
+        ("/v1/screenings?from=2025-03-26&to=2025-03-22", 400, "to"),
     ]
     for url, status, field in cases:
         response = await client.get(url)
@@ -176,3 +185,38 @@ async def test_openapi_documents_every_operation(client, db):
             assert "application/problem+json" in op["responses"]["401"]["content"]
         if method in {"post", "patch"}:
             assert "400" in op["responses"], (path, method)
+
+
+async def test_the_documented_examples_return_the_demo_programme(client, demo):
+    """The OpenAPI text's and docs/api.md's example of a listing's run find HERE's ten
+    screenings in the demo programme, whatever the day."""
+    spec = (await client.get("/schema/openapi.json")).json()
+    text = spec["paths"]["/v1/screenings"]["get"]["description"]
+    found = re.search(r"`\?(film=[^`]+)`", text)
+    assert found, text
+    assert len((await client.get(f"/v1/screenings?{found.group(1)}")).json()["items"]) == 10
+    assert len((await client.get(_api_md_example())).json()["items"]) == 10
+
+
+def _api_md_example() -> str:
+    """docs/api.md's curl example, its `$(date ...)` run by the shell as a reader's would be."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    command = re.search(r'curl "http://127\.0\.0\.1:8000(/v1/screenings\?[^"]+)"', doc)
+    assert command, "docs/api.md lost its example"
+    return subprocess.run(
+        ["bash", "-c", f'echo "{command.group(1)}"'], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+async def test_openapi_types_the_seat_map_the_feed_and_etags(client, db):
+    spec = (await client.get("/schema/openapi.json")).json()
+    seats = spec["paths"]["/v1/screenings/{screening_id}/seats"]["get"]
+    ok = seats["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SeatMap"}
+    assert "ETag" in ok["headers"]
+    assert "304" in seats["responses"]
+    assert "If-None-Match" in {p["name"] for p in seats["parameters"] if p["in"] == "header"}
+    seat_map = spec["components"]["schemas"]["SeatMap"]
+    assert {"seats", "counts", "status", "version"} <= set(seat_map["properties"])
+    feed = spec["paths"]["/v1/staff/events"]["get"]["responses"]["200"]
+    assert list(feed["content"]) == ["text/event-stream"]

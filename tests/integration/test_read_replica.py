@@ -72,7 +72,7 @@ async def test_anonymous_programme_reads_come_from_the_replica(
     replica_client: tuple[AsyncTestClient, dict[str, str], object],
 ) -> None:
     client, manager, replica_sql = replica_client
-    assert (await client.get("/v1/films/here")).status_code == 200  # the demo, replicated
+    await until_found(client, "/v1/films/here")  # the demo, once the replica has it
     replica_sql("SELECT pg_wal_replay_pause()")  # type: ignore[operator]
     try:
         made = await client.post("/v1/films", json=FILM, headers=manager)

@@ -36,10 +36,13 @@ def _free_port() -> int:
 class Dev:
     """`python -m services.cli dev` as a subprocess, its output collected line by line."""
 
-    def __init__(self, data: Path, port: int) -> None:
+    def __init__(self, data: Path, port: int | None, *, sigint_ignored: bool = False) -> None:
+        """`port` None: as a newcomer starts it, with USHER_PORT unset. `sigint_ignored`: as
+        `nohup` or a non-interactive shell's background job starts it."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("USHER_", "TEST_"))}
-        env |= {"USHER_DATA_DIR": str(data), "USHER_PORT": str(port), "PYTHONPATH": str(ROOT)}
-        self.port = port
+        env |= {"USHER_DATA_DIR": str(data), "PYTHONPATH": str(ROOT)}
+        if port is not None:
+            env["USHER_PORT"] = str(port)
         self.lines: list[str] = []
         self.ready = threading.Event()
         self.process = subprocess.Popen(
@@ -50,6 +53,7 @@ class Dev:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=_ignore_sigint if sigint_ignored else None,
         )
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -60,15 +64,26 @@ class Dev:
             self.lines.append(line.rstrip("\n"))
             if "Ctrl-C stops everything" in line:
                 self.ready.set()
+        self.process.stdout.close()  # at the end of the output: the process has exited
+
+    @property
+    def port(self) -> int:
+        return int(self.banner("API").split("/v1/")[0].rsplit(":", 1)[1])
 
     @property
     def output(self) -> str:
         return "\n".join(self.lines)
 
     def wait_ready(self) -> None:
-        if not self.ready.wait(START_SECONDS):
-            self.process.kill()
-            pytest.fail(f"usher dev did not come up:\n{self.output}")
+        """Until the banner is printed; fails at once if the process ends first."""
+        deadline = time.monotonic() + START_SECONDS
+        while not self.ready.wait(0.2):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                if self.process.poll() is None:
+                    self.process.kill()
+                self.process.wait()
+                self.reader.join(10)
+                pytest.fail(f"usher dev did not come up:\n{self.output}")
 
     def banner(self, label: str) -> str:
         for line in self.lines:
@@ -90,6 +105,10 @@ class Dev:
         code = self.process.wait(60)
         self.reader.join(10)
         return code
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _all_gone(processes: list[psutil.Process]) -> list[psutil.Process]:
@@ -170,6 +189,70 @@ def test_usher_dev_runs_stops_cleanly_and_keeps_its_data(data: Path):
     assert code == 1, again.output
     assert "api was killed by SIGKILL unexpectedly" in again.output
     assert _all_gone(owned) == [], again.output
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # two `usher dev` starts on a busy machine
+def test_two_usher_dev_run_side_by_side_and_sigint_stops_one_that_started_ignoring_it():
+    """Neither sets a port: the second's API and mail sink take free ports, and it prints them.
+    The second starts with SIGINT ignored (`nohup`, a background job of a script); SIGINT
+    still stops it. A third on the first one's data folder is refused before it starts."""
+    with scratch_folder("usher-dev-a-") as a, scratch_folder("usher-dev-b-") as b:
+        first = Dev(a / "data", None)
+        second: Dev | None = None
+        try:
+            first.wait_ready()  # then the second: as a developer would, with the first running
+            second = Dev(b / "data", None, sigint_ignored=True)
+            second.wait_ready()
+            assert first.port != second.port
+            assert first.banner("mail") != second.banner("mail")
+            assert _here_screenings(first.port)
+            assert _here_screenings(second.port)
+            third = Dev(a / "data", None)
+            assert third.process.wait(60) == 1
+            third.reader.join(10)
+            assert f"another usher dev uses {a / 'data'}" in third.output, third.output
+            assert (first.process.poll(), second.process.poll()) == (None, None)
+            owned = second.processes()
+            second.process.send_signal(signal.SIGINT)
+            code = second.process.wait(60)
+        finally:
+            for dev in (first, second):
+                if dev is not None and dev.process.poll() is None:
+                    dev.stop(signal.SIGTERM)
+        second.reader.join(10)
+    assert code == 0, second.output
+    assert "usher dev: stopped" in second.output
+    assert _all_gone(owned) == [], second.output
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # two `usher dev` starts on a busy machine
+def test_a_usher_dev_killed_hard_leaves_postgres_that_the_next_one_takes_over(data: Path):
+    """SIGKILL leaves no chance to stop the embedded PostgreSQL (pg_ctl detached it; the
+    other children die with their parent): the next `usher dev` on the folder finds it by its
+    postmaster.pid, uses it and stops it on the way out."""
+    first = Dev(data, None)
+    try:
+        first.wait_ready()
+        postmaster = psutil.Process(int(first.postmaster_pid_file().read_text().split()[0]))
+        first.process.kill()
+        first.process.wait(30)
+        first.reader.join(10)
+    finally:
+        if first.process.poll() is None:
+            first.stop(signal.SIGTERM)
+    assert postmaster.is_running()
+
+    again = Dev(data, None)
+    try:
+        again.wait_ready()
+        assert _here_screenings(again.port)
+    finally:
+        code = again.stop(signal.SIGINT)
+    assert code == 0, again.output
+    assert _all_gone([postmaster]) == [], again.output
+    assert not again.postmaster_pid_file().exists()
 
 
 def test_a_taken_port_stops_usher_dev_before_it_starts_anything(monkeypatch, tmp_path: Path):

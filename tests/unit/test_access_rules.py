@@ -106,10 +106,20 @@ def test_kind_patron_and_ties_are_checked_naming_the_field() -> None:
     with pytest.raises(InvalidInput):
         rules.check_ties("ABC", uuid.uuid4())
     screening = uuid.uuid4()
-    with pytest.raises(InvalidInput):
-        rules.check_booking_tie(uuid.uuid4(), "confirmed", screening, "ABC")
+    # Unknown, another screening's, or not proven: one answer, word for word.
+    refusals = []
+    for args in (
+        (None, "", screening, True),
+        (uuid.uuid4(), "confirmed", screening, True),
+        (screening, "confirmed", screening, False),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            rules.check_booking_tie(*args)
+        refusals.append((refused.value.detail, refused.value.extra))
+    assert refusals[0] == refusals[1] == refusals[2]
+    rules.check_booking_tie(screening, "confirmed", screening, True)
     with pytest.raises(Gone):
-        rules.check_booking_tie(screening, "cancelled", screening, "ABC")
+        rules.check_booking_tie(screening, "cancelled", screening, True)
     rules.check_hold_tie(screening, "confirmed", NOW - timedelta(hours=1), screening, NOW)
     with pytest.raises(Gone):
         rules.check_hold_tie(screening, "live", NOW, screening, NOW)

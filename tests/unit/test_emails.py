@@ -179,6 +179,19 @@ def test_accessibility_says_what_a_patron_decides_by() -> None:
     assert present.accessibility([], None, None, [], "Cinema 1") == ["No subtitles."]
 
 
+def test_neckloops_are_offered_only_where_the_auditorium_has_them() -> None:
+    def receivers(kinds: list[str]) -> str:
+        lines = present.accessibility([], None, None, ["assistive_listening"], "Cinema 2", kinds)
+        return lines[-1]
+
+    assert receivers(["assistive_listening", "neckloop"]) == (
+        "Assistive listening receivers, with headphones or a neckloop, are lent free at the "
+        "box office."
+    )
+    assert "neckloop" not in receivers(["assistive_listening", "captioning"])
+    assert "neckloop" not in receivers([])
+
+
 # -- the ticket code and the calendar -------------------------------------------------------------
 
 

@@ -1,9 +1,11 @@
-"""Settings read from the environment: the CORS origins."""
+"""Settings read from the environment: the CORS origins, the trusted proxies and the rates;
+and the caller's address as the limits count it."""
 
 from __future__ import annotations
 
 import pytest
 
+from services.callers import address_of
 from services.settings import get_settings
 
 
@@ -55,3 +57,45 @@ def test_cors_origins_are_a_comma_separated_list_or_any(read, value, origins):
 def test_a_value_that_would_never_match_is_refused_at_start_up(read, value):
     with pytest.raises(RuntimeError, match="USHER_CORS_ORIGINS"):
         read(value)
+
+
+def _limits(monkeypatch, **env: str):
+    for name, value in env.items():
+        monkeypatch.setenv(f"USHER_{name}", value)
+    get_settings.cache_clear()
+    try:
+        return get_settings().limits
+    finally:
+        get_settings.cache_clear()
+
+
+def test_trusted_proxies_are_networks_and_none_by_default(monkeypatch):
+    monkeypatch.delenv("USHER_TRUSTED_PROXIES", raising=False)
+    assert _limits(monkeypatch).trusted_proxies == ()
+    assert _limits(monkeypatch, TRUSTED_PROXIES="10.0.0.0/8, 127.0.0.1,::1").trusted_proxies == (
+        "10.0.0.0/8",
+        "127.0.0.1/32",
+        "::1/128",
+    )
+    with pytest.raises(RuntimeError, match="USHER_TRUSTED_PROXIES"):
+        _limits(monkeypatch, TRUSTED_PROXIES="proxy.internal")
+
+
+def test_rates_are_checked_at_start_up(monkeypatch):
+    assert _limits(monkeypatch, RATE_HOLDS="10 per 15 minutes").holds == "10 per 15 minutes"
+    with pytest.raises(RuntimeError, match="USHER_RATE_SIGN_IN_PER_ACCOUNT"):
+        _limits(monkeypatch, RATE_SIGN_IN_PER_ACCOUNT="often")
+
+
+@pytest.mark.parametrize(
+    ("host", "key"),
+    [
+        ("203.0.113.7", "ip:203.0.113.7"),
+        ("2001:db8:1:2:aaaa::1", "ip:2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "ip:2001:db8:1:2::/64"),  # the same subscriber
+        ("::ffff:203.0.113.7", "ip:203.0.113.7"),
+        (None, "ip:unknown"),
+    ],
+)
+def test_a_caller_is_its_address_and_an_ipv6_caller_its_64(host, key):
+    assert address_of(host) == key

@@ -46,6 +46,7 @@ async def screening_facts(conn: asyncpg.Connection, screening_id: UUID) -> Scree
         subtitle_mode=screening.subtitles.mode if screening.subtitles else None,
         features=list(screening.features),
         notes=screening.notes,
+        device_kinds=sorted(await access.in_service(conn, venue.id, screening.auditorium.id)),
     )
 
 
@@ -138,6 +139,7 @@ def reservation_facts(
     )
     return ReservationFacts(
         reservation_id=row.id,
+        number=row.number,
         kind=row.kind,
         kind_name=access_rules.KIND_NAMES.get(row.kind, row.kind),
         status=status,

@@ -9,6 +9,7 @@ re-delivered event or a sweep finds the row sent, failed or leased and does noth
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -26,6 +27,7 @@ from services import tracing
 from services.box_office import store as box_office
 from services.ids import uuid7
 from services.notifications import rules, store
+from services.outages import POSTGRES_OUTAGES
 from services.outbox import record_event
 from services.settings import Settings
 from workers.delivery import Delivery
@@ -139,9 +141,23 @@ async def send_emails(ctx: dict[str, Any], email_ids: list[str]) -> dict[str, in
     """arq job: send the emails one after the other (emails one event made, written in one
     transaction that may commit while this job runs); returns how many ended how. Run again
     while some are not there yet: those already sent are then skipped at once."""
-    outcomes = Counter([await _send_one(ctx, UUID(email_id)) for email_id in email_ids])
-    for outcome, n in outcomes.items():
-        EMAILS.labels(outcome=outcome).inc(n)
+    outcomes: Counter[str] = Counter()
+    stopping: asyncio.Event | None = ctx.get("stopping")
+    for n, email_id in enumerate(email_ids):
+        if stopping is not None and stopping.is_set():
+            # The worker is stopping: the email in hand was finished; hand back the others
+            # (still queued) to a job another worker runs at once.
+            rest = email_ids[n:]
+            settings: Settings = ctx["settings"]
+            key = f"{rest[0]}:handback{int(time.time() * 1000)}"
+            await enqueue(ctx["redis"], settings.redis, SEND_BATCH_JOB, rest, key=key)
+            log.info("stopping: handed back %d unsent emails", len(rest))
+            outcomes["handed back"] = len(rest)
+            break
+        outcomes[await _send_one(ctx, UUID(email_id))] += 1
+    for outcome, count in outcomes.items():
+        if outcome != "handed back":  # not an outcome: another job sends them
+            EMAILS.labels(outcome=outcome).inc(count)
     if outcomes.keys() & NOT_YET:
         _retry_soon(ctx)
     return dict(outcomes)
@@ -214,8 +230,7 @@ async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
             await mailer(ctx).send(message, envelope_sender(settings), recipient)
     except SendFailed as failure:
         return await _after_failure(ctx, leased, failure)
-    async with pool.acquire() as proxy:
-        sent = await store.mark_sent(cast(asyncpg.Connection, proxy), key, leased.attempts)
+    sent = await _record_sent(pool, leased, time.monotonic() + mail.lease_seconds)
     if not sent:
         log.warning("email %s: sent, but its lease had passed to another worker", key)
     return "sent"
@@ -231,6 +246,24 @@ async def _trace_of(pool: asyncpg.Pool, key: UUID) -> str | None:
     if not tracing.enabled():
         return None
     return tracing.carried(await pool.fetchval(_TRACE, key))
+
+
+async def _record_sent(pool: asyncpg.Pool, leased: store.Leased, lease_ends: float) -> bool:
+    """Mark the email sent, riding out a PostgreSQL outage until its lease would run out:
+    the server accepted it, so a failure here must not make it go again."""
+    backoff = 0.1
+    while True:
+        try:
+            async with pool.acquire() as proxy:
+                conn = cast(asyncpg.Connection, proxy)
+                return await store.mark_sent(conn, leased.id, leased.attempts)
+        except POSTGRES_OUTAGES as exc:
+            if time.monotonic() + backoff >= lease_ends:
+                raise
+            if backoff == 0.1:
+                log.warning("email %s: sent; cannot record it yet (%r), retrying", leased.id, exc)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
 
 
 def _thread(leased: store.Leased, domain: str) -> str | None:

@@ -53,6 +53,7 @@ class ScreeningFacts(msgspec.Struct, frozen=True):
     subtitle_mode: str | None
     features: list[str]
     notes: str = ""
+    device_kinds: list[str] = []  # kinds of access device in service for its auditorium
 
 
 class ReservationFacts(msgspec.Struct, frozen=True):
@@ -69,6 +70,7 @@ class ReservationFacts(msgspec.Struct, frozen=True):
     pickup_from: datetime
     pickup_until: datetime
     booking_reference: str = ""
+    number: str = ""  # seven characters, read out at the desk
 
 
 class MailContext(msgspec.Struct, frozen=True, kw_only=True):

@@ -104,6 +104,7 @@ def accessibility(
     subtitle_mode: str | None,
     features: list[str],
     auditorium: str,
+    device_kinds: Iterable[str] = (),
 ) -> list[str]:
     """The screening's access details, one sentence each, in the order a patron decides by."""
     lines: list[str] = []
@@ -126,9 +127,10 @@ def accessibility(
     if "hearing_loop" in chosen:
         lines.append(f"{auditorium} has a hearing loop: switch your hearing aid to T.")
     if "assistive_listening" in chosen:
+        # A neckloop only where the auditorium has one in service.
+        with_what = "headphones or a neckloop" if "neckloop" in device_kinds else "headphones"
         lines.append(
-            "Assistive listening receivers, with headphones or a neckloop, are lent free at the "
-            "box office."
+            f"Assistive listening receivers, with {with_what}, are lent free at the box office."
         )
     if "audio_description" in chosen:
         lines.append("Audio description is available on a headset from the box office.")

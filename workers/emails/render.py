@@ -105,6 +105,7 @@ def render(kind: str, context: MailContext, settings: Settings) -> Rendered:
             screening.subtitle_mode,
             screening.features,
             screening.auditorium_name,
+            screening.device_kinds,
         ),
         public_url=settings.public_url.rstrip("/"),
     )

@@ -7,10 +7,12 @@ from services.access.service._desk import (
     check_out,
     inventory,
     pickup,
+    pickup_by_number,
     pickups,
     return_unit,
 )
 from services.access.service._patrons import (
+    TieProof,
     cancel_reservation,
     get_reservation,
     reserve,
@@ -27,6 +29,7 @@ from services.access.service._waitlist import (
 
 __all__ = [
     "Tie",
+    "TieProof",
     "add_device",
     "cancel_reservation",
     "change_device",
@@ -35,6 +38,7 @@ __all__ = [
     "get_reservation",
     "inventory",
     "pickup",
+    "pickup_by_number",
     "pickups",
     "promote_waitlist",
     "release",

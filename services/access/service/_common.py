@@ -40,6 +40,7 @@ def reservation_view(
         requested_at=row.requested_at,
         position=position if row.status == "waitlisted" else None,
         booking_reference=row.booking_reference,
+        number=row.number,
         hold_id=row.hold_id,
         reserved_at=row.reserved_at if row.status != "waitlisted" else None,
         checked_out_at=row.checked_out_at,

@@ -23,7 +23,7 @@ from schemas.events import DeviceAdded, DeviceChanged, DeviceCheckedOut, DeviceR
 from schemas.staff import StaffMember
 from services.access import rules, store
 from services.access.service._common import about, place, rehome
-from services.errors import Conflict, InvalidInput
+from services.errors import Conflict, InvalidInput, NotFound
 from services.ids import uuid7
 from services.outbox import record_event, record_events
 from services.settings import AccessSettings
@@ -147,6 +147,7 @@ async def pickups(
         items.append(
             PickUp(
                 reservation_id=row.id,
+                number=row.number,
                 kind=row.kind,  # type: ignore[arg-type]
                 status=row.status,  # type: ignore[arg-type]
                 patron_name=row.patron_name,
@@ -170,6 +171,16 @@ async def pickups(
     )
 
 
+async def pickup_by_number(
+    conn: asyncpg.Connection, number: str, settings: AccessSettings, now: datetime
+) -> PickUp:
+    """The pick-up line of the reservation with this number (as the patron reads it out)."""
+    row = await store.by_number(conn, number)
+    if row is None:
+        raise NotFound(f"no device reservation numbered {number}")
+    return await pickup(conn, row.id, settings, now)
+
+
 async def pickup(
     conn: asyncpg.Connection, reservation_id: UUID, settings: AccessSettings, now: datetime
 ) -> PickUp:
@@ -180,6 +191,7 @@ async def pickup(
             return item
     return PickUp(
         reservation_id=row.id,
+        number=row.number,
         kind=row.kind,  # type: ignore[arg-type]
         status=row.status,  # type: ignore[arg-type]
         patron_name=row.patron_name,

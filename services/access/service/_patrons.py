@@ -62,6 +62,18 @@ async def screening_devices(
     )
 
 
+class TieProof(msgspec.Struct, frozen=True):
+    """What a reservation presents to tie itself to a hold (its token) or to a booking (its
+    patron secret, or a staff token)."""
+
+    hold_token: str | None = None
+    booking_secret: str | None = None
+    staff: StaffMember | None = None
+
+
+_NO_SECRET = bytes(32)  # compared against for an unknown reference, as for a known one
+
+
 class _Key(msgspec.Struct, frozen=True):
     """An Idempotency-Key as a reservation keeps it: the key's digest, the request's."""
 
@@ -86,7 +98,7 @@ async def reserve(
     screening_id: UUID,
     data: DeviceReservationIn,
     client_id: str,
-    hold_token: str | None,
+    proof: TieProof,
     settings: AccessSettings,
     now: datetime,
     idempotency_key: str | None = None,
@@ -96,32 +108,38 @@ async def reserve(
     patron's secret, sent this once; or, with an Idempotency-Key already used for this request,
     (the reservation it made as it is now, with the same secret, True)."""
     rules.check_ties(data.booking_reference, data.hold_id)
-    if data.hold_id is not None and hold_token is None:
+    if data.hold_id is not None and proof.hold_token is None:
         raise NotAuthenticated("send the hold's token in the X-Hold-Token header")
+    if data.booking_reference is not None and proof.booking_secret is None and not proof.staff:
+        raise NotAuthenticated("send the booking's secret in the X-Booking-Secret header")
     key = _Key.of(idempotency_key, screening_id, data) if idempotency_key else None
     if key and (made := await store.by_key(conn, key.key_hash)):
-        return await _replay(conn, made, key, hold_token), True
+        return await _replay(conn, made, key, proof), True
     try:
-        return await _reserve(conn, screening_id, data, client_id, hold_token, settings, now, key)
+        return await _reserve(conn, screening_id, data, client_id, proof, settings, now, key)
     except store.KeyTaken:  # a request with the same key made it while this one ran
         assert key is not None
         made = await store.by_key(conn, key.key_hash)
         if made is None:  # pragma: no cover - reservations are never deleted
             raise
-        return await _replay(conn, made, key, hold_token), True
+        return await _replay(conn, made, key, proof), True
 
 
 async def _replay(
-    conn: asyncpg.Connection, row: store.ReservationRow, key: _Key, hold_token: str | None
+    conn: asyncpg.Connection, row: store.ReservationRow, key: _Key, proof: TieProof
 ) -> DeviceReservation:
     """The reservation an Idempotency-Key made, for a retry of the same request (and, tied to a
-    hold, with the hold's token again)."""
+    hold or a booking, with the hold's token or the booking's secret again)."""
     assert row.request_hash is not None
     check_same_request(row.request_hash, key.request_hash)
     if row.hold_id is not None:
         hold = await store.hold_for_tie(conn, row.hold_id)
-        if hold is None or not tokens.matches(hold_token, hold.token_hash):
+        if hold is None or not tokens.matches(proof.hold_token, hold.token_hash):
             raise NotAllowed("this is not the hold token of this hold")
+    if row.booking_id is not None and row.hold_id is None and proof.staff is None:
+        booking = await store.booking_for_tie(conn, row.booking_reference or "")
+        if booking is None or not tokens.matches(proof.booking_secret, booking.secret_hash):
+            raise NotAllowed("this is not the secret of this booking")
     position = await store.position(conn, row) if row.status == "waitlisted" else None
     return reservation_view(row, position, key.secret(row.id))
 
@@ -131,7 +149,7 @@ async def _reserve(
     screening_id: UUID,
     data: DeviceReservationIn,
     client_id: str,
-    hold_token: str | None,
+    proof: TieProof,
     settings: AccessSettings,
     now: datetime,
     key: _Key | None,
@@ -153,15 +171,17 @@ async def _reserve(
         if data.booking_reference is None:
             name, email = rules.patron_of(data.patron_name, data.patron_email)
         else:
-            reference = data.booking_reference.upper()
-            booking = await store.booking_for_tie(conn, reference)
-            if booking is None:
-                raise InvalidInput(
-                    f"there is no booking {reference}",
-                    field="booking_reference",
-                    reason="unknown booking",
-                )
-            rules.check_booking_tie(booking.screening_id, booking.status, screening_id, reference)
+            booking = await store.booking_for_tie(conn, data.booking_reference.upper())
+            proven = tokens.matches(
+                proof.booking_secret, booking.secret_hash if booking else _NO_SECRET
+            )
+            rules.check_booking_tie(
+                booking.screening_id if booking else None,
+                booking.status if booking else "",
+                screening_id,
+                proven or proof.staff is not None,
+            )
+            assert booking is not None
             booking_id = booking.id
             name, email = rules.patron_of(
                 data.patron_name, data.patron_email, (booking.patron_name, booking.patron_email)
@@ -170,13 +190,13 @@ async def _reserve(
             hold = await store.hold_for_tie(conn, data.hold_id)
             if hold is None:
                 raise InvalidInput("there is no such hold", field="hold_id", reason="unknown hold")
-            if not tokens.matches(hold_token, hold.token_hash):
+            if not tokens.matches(proof.hold_token, hold.token_hash):
                 raise NotAllowed("this is not the hold token of this hold")
             rules.check_hold_tie(hold.screening_id, hold.status, hold.expires_at, screening_id, now)
             hold_id = hold.id
         await store.lock_client(conn, client_id)
         if key and (made := await store.by_key(conn, key.key_hash)):  # this client's retry
-            return await _replay(conn, made, key, hold_token), True
+            return await _replay(conn, made, key, proof), True
         live = await store.live_for_client(conn, screening_id, client_id)
         if live >= settings.max_reservations_per_client:
             raise Conflict(
@@ -203,6 +223,7 @@ async def _reserve(
             requested_at=now,
             idempotency_key_hash=key.key_hash if key else None,
             request_hash=key.request_hash if key else None,
+            number=tokens.new_reference(),
         )
         await store.insert_reservation(conn, row)
         device_id = None

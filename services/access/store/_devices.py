@@ -120,15 +120,21 @@ async def update_device(
     return _device(row)
 
 
-async def in_service(conn: asyncpg.Connection, venue_id: UUID) -> dict[str, int]:
-    """Units of each kind neither needing repair nor retired."""
+async def in_service(
+    conn: asyncpg.Connection, venue_id: UUID, auditorium_id: UUID | None = None
+) -> dict[str, int]:
+    """Units of each kind neither needing repair nor retired; with `auditorium_id`, only those
+    that work there (tuned to it, or to no auditorium in particular)."""
     rows = await conn.fetch(
         """
         SELECT kind, count(*) AS units FROM device
-        WHERE venue_id = $1 AND state <> ALL($2::text[]) GROUP BY kind
+        WHERE venue_id = $1 AND state <> ALL($2::text[])
+          AND ($3::uuid IS NULL OR auditorium_id IS NULL OR auditorium_id = $3)
+        GROUP BY kind
         """,
         venue_id,
         list(OUT_OF_SERVICE),
+        auditorium_id,
     )
     return {row["kind"]: row["units"] for row in rows}
 

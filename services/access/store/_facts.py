@@ -34,6 +34,7 @@ class BookingTie(msgspec.Struct, frozen=True):
     status: str
     patron_name: str
     patron_email: str
+    secret_hash: bytes
 
 
 class HoldTie(msgspec.Struct, frozen=True):
@@ -83,7 +84,7 @@ async def booking_for_tie(conn: asyncpg.Connection, reference: str) -> BookingTi
     BookingCancelled (which releases tied devices) comes after this reservation."""
     row = await conn.fetchrow(
         """
-        SELECT id, screening_id, status, patron_name, patron_email
+        SELECT id, screening_id, status, patron_name, patron_email, secret_hash
         FROM booking WHERE reference = $1 FOR SHARE
         """,
         reference,

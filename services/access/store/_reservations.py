@@ -47,6 +47,7 @@ class ReservationRow(msgspec.Struct, frozen=True):
     # read with the row: the unit's asset tag, the booking's reference (through the hold too)
     asset_tag: str | None = None
     booking_reference: str | None = None
+    number: str = ""  # seven characters, read aloud at the desk (made with the row)
 
 
 _STORED = [
@@ -92,8 +93,8 @@ async def _insert(conn: asyncpg.Connection, row: ReservationRow) -> None:
         """
         INSERT INTO device_reservation (id, screening_id, venue_id, kind, status, span,
             secret_hash, client_id, patron_name, patron_email, booking_id, hold_id, requested_at,
-            idempotency_key_hash, request_hash)
-        VALUES ($1, $2, $3, $4, 'waitlisted', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+            idempotency_key_hash, request_hash, number)
+        VALUES ($1, $2, $3, $4, 'waitlisted', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
         """,
         row.id,
         row.screening_id,
@@ -109,7 +110,15 @@ async def _insert(conn: asyncpg.Connection, row: ReservationRow) -> None:
         row.requested_at,
         row.idempotency_key_hash,
         row.request_hash,
+        row.number,
     )
+
+
+async def by_number(conn: asyncpg.Connection, number: str) -> ReservationRow | None:
+    """The reservation with this number (as read out: any case, spaces and dashes ignored)."""
+    cleaned = "".join(c for c in number.upper() if c.isalnum())
+    row = await conn.fetchrow(_select() + " WHERE r.number = $1", cleaned)
+    return _row(row) if row else None
 
 
 async def by_key(conn: asyncpg.Connection, key_hash: bytes) -> ReservationRow | None:

@@ -15,6 +15,7 @@ from schemas.catalog import ScreeningIn
 from services.catalog import service as catalog
 from services.demo import PRICES, demo_inventory
 from services.ids import uuid7
+from tests.integration.racing import caller
 
 Client = AsyncTestClient[Litestar]
 TEST_NOTE = "access-test"
@@ -87,7 +88,7 @@ async def reserve(
     client_id: str = "test-client",
     **extra: Any,
 ) -> Any:
-    headers = {"X-Client-Id": client_id, **extra.pop("headers", {})}
+    headers = {**caller(client_id), **extra.pop("headers", {})}
     body = {"kind": kind, "patron_name": name, **extra}
     return await client.post(
         f"/v1/screenings/{screening_id}/device-reservations", json=body, headers=headers

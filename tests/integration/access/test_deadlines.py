@@ -19,7 +19,7 @@ ION = DeviceReservationIn("assistive_listening", "Ion")
 
 async def _reserve(conn, screening, data, settings: Settings, at: datetime):
     made, _ = await service.reserve(
-        conn, screening, data, data.patron_name, None, settings.access, at
+        conn, screening, data, data.patron_name, service.TieProof(), settings.access, at
     )
     return made
 

@@ -4,6 +4,7 @@ the inventory; every step audited and evented."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -66,6 +67,7 @@ async def test_the_pick_up_list_says_who_needs_what_and_what_is_ready(client, db
     await client.post(
         f"/v1/screenings/{screening}/device-reservations",
         json={"kind": "assistive_listening", "booking_reference": reference},
+        headers={"X-Booking-Secret": booked.json()["secret"]},
     )
     for name in ("Ion", "Mei", "Dan"):
         await reserve(client, screening, name)
@@ -84,6 +86,21 @@ async def test_the_pick_up_list_says_who_needs_what_and_what_is_ready(client, db
     assert "device" not in dan
     anonymous = await client.get(f"/v1/screenings/{screening}/device-pickups")
     assert anonymous.status_code == 401
+
+
+async def test_the_desk_finds_a_reservation_by_its_number_as_read_out(client, db, staff, place):
+    screening = await schedule(db, "annex-1", soon())
+    ana = (await reserve(client, screening, "Ana")).json()
+    number = ana["number"]
+    assert re.fullmatch(r"[A-HJKMNP-Z2-9]{7}", number), number  # no 0/O, 1/I/L
+    read_out = f"{number[:3].lower()}-{number[3:]}"  # as a patron might say or type it
+    found = await client.get(f"/v1/device-pickups/by-number/{read_out}", headers=staff)
+    assert found.status_code == 200, found.text
+    assert found.json()["reservation_id"] == ana["id"]
+    assert found.json()["number"] == number
+    missing = await client.get("/v1/device-pickups/by-number/ZZZZZZZ", headers=staff)
+    assert missing.status_code == 404
+    assert (await client.get(f"/v1/device-pickups/by-number/{number}")).status_code == 401
 
 
 async def test_check_out_by_asset_tag(client, db, staff, place):

@@ -64,6 +64,7 @@ async def test_a_cancelled_booking_or_an_expired_hold_frees_its_device_for_the_n
     ana = await client.post(
         f"/v1/screenings/{first}/device-reservations",
         json={"kind": "assistive_listening", "booking_reference": reference},
+        headers={"X-Booking-Secret": booked.json()["secret"]},
     )
     ion = await reserve(client, first, "Ion")
     async with db.acquire() as conn:
@@ -79,7 +80,7 @@ async def test_a_cancelled_booking_or_an_expired_hold_frees_its_device_for_the_n
             second,
             DeviceReservationIn("assistive_listening", "Mei", hold_id=hold.id),
             "flow-client",
-            hold.token,
+            access.TieProof(hold_token=hold.token),
             settings.access,
             made_at,
         )

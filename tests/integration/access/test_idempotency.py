@@ -12,8 +12,8 @@ from uuid import UUID
 import pytest
 
 from tests.integration.access.helpers import events, keep_units, reserve, schedule, secret_of
+from tests.integration.box_office.helpers import confirm_body, token_of
 from tests.integration.box_office.helpers import hold as make_hold
-from tests.integration.box_office.helpers import token_of
 from tests.integration.racing import at_once, clients
 
 KEY = "0b7f3c1e-5a2d-4e8f-9c61-2d4a8b0e7f35"
@@ -117,6 +117,25 @@ async def test_a_retry_tied_to_a_hold_needs_the_holds_token_again(client, db, da
     again = await reserve(client, screening, "Ana Pop", headers=keyed(**token_of(held)), **body)
     assert (again.status_code, again.json()) == (200, first.json())
     wrong = keyed(**{"X-Hold-Token": "not-the-token"})
+    assert (await reserve(client, screening, "Ana Pop", headers=wrong, **body)).status_code == 403
+    assert (await reserve(client, screening, "Ana Pop", headers=keyed(), **body)).status_code == 401
+
+
+async def test_a_retry_tied_to_a_booking_needs_the_bookings_secret_again(client, db, day):
+    screening = await schedule(db, "cinema-2", day)
+    held = await make_hold(client, screening, {"seats": ["C4"]})
+    booked = await client.post(
+        f"/v1/holds/{held.json()['id']}/confirm",
+        json=confirm_body(["C4"]),
+        headers={**token_of(held), "Idempotency-Key": "booked"},
+    )
+    body = {"booking_reference": booked.json()["reference"]}
+    secret = {"X-Booking-Secret": booked.json()["secret"]}
+    first = await reserve(client, screening, "Ana Pop", headers=keyed(**secret), **body)
+    assert first.status_code == 201, first.text
+    again = await reserve(client, screening, "Ana Pop", headers=keyed(**secret), **body)
+    assert (again.status_code, again.json()) == (200, first.json())
+    wrong = keyed(**{"X-Booking-Secret": "not-the-secret"})
     assert (await reserve(client, screening, "Ana Pop", headers=wrong, **body)).status_code == 403
     assert (await reserve(client, screening, "Ana Pop", headers=keyed(), **body)).status_code == 401
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -19,6 +20,7 @@ from tests.integration.access.helpers import (
     reserve,
     schedule,
     secret_of,
+    statuses,
 )
 from tests.integration.box_office.helpers import confirm_body, token_of
 from tests.integration.box_office.helpers import hold as make_hold
@@ -182,45 +184,50 @@ async def test_a_new_patron_does_not_jump_the_waitlist(client, db, day):
     assert waiting.json()["position"] == 1
 
 
-async def test_a_reservation_tied_to_a_booking_takes_the_patron_from_it(client, db, day):
+async def test_a_reservation_tied_to_a_booking_needs_its_secret(client, db, day, staff):
     screening = await schedule(db, "cinema-2", day)
     other = await schedule(db, "cinema-2", day + timedelta(hours=4))
-    held = await make_hold(client, screening, {"seats": ["C4"]})
-    booked = await client.post(
-        f"/v1/holds/{held.json()['id']}/confirm",
-        json=confirm_body(["C4"]),
-        headers={**token_of(held), "Idempotency-Key": "k1"},
-    )
-    reference = booked.json()["reference"]
-    answer = await client.post(
-        f"/v1/screenings/{screening}/device-reservations",
-        json={"kind": "assistive_listening", "booking_reference": reference.lower()},
-    )
+    booked, reference = {}, {}
+    for where, seat in ((screening, "C4"), (other, "C5")):
+        held = await make_hold(client, where, {"seats": [seat]})
+        booked[where] = await client.post(
+            f"/v1/holds/{held.json()['id']}/confirm",
+            json=confirm_body([seat]),
+            headers={**token_of(held), "Idempotency-Key": f"k-{seat}"},
+        )
+        reference[where] = booked[where].json()["reference"]
+    route = f"/v1/screenings/{screening}/device-reservations"
+    secret = {"X-Booking-Secret": booked[screening].json()["secret"]}
+
+    async def tie(ref: str, headers: dict[str, str]) -> Any:
+        body = {"kind": "assistive_listening", "booking_reference": ref}
+        return await client.post(route, json=body, headers=headers)
+
+    # A reference alone is not a key: without the booking's secret, no reservation.
+    bare = await tie(reference[screening], {})
+    assert bare.status_code == 401, bare.text
+    # A wrong secret, an unknown reference and another screening's reference (with that
+    # booking's own secret) answer exactly alike: nothing to probe references with.
+    wrong = await tie(reference[screening], {"X-Booking-Secret": "not-the-secret"})
+    unknown = await tie("ZZZZZZZ", secret)
+    foreign = await tie(reference[other], {"X-Booking-Secret": booked[other].json()["secret"]})
+    assert wrong.status_code == unknown.status_code == foreign.status_code == 422
+    assert wrong.json() == unknown.json() == foreign.json()
+    assert wrong.json()["errors"][0]["field"] == "booking_reference"
+    assert reference[screening] not in wrong.text
+    assert await statuses(db, screening) == {}
+
+    answer = await tie(reference[screening].lower(), secret)
     assert answer.status_code == 201, answer.text
     assert answer.json()["patron_name"] == "Ana Pop"
     assert answer.json()["patron_email"] == "ana@example.org"
-    assert answer.json()["booking_reference"] == reference
+    assert answer.json()["booking_reference"] == reference[screening]
+    # Staff (the desk) tie a reservation to a booking without its secret.
+    desk = await tie(reference[screening], staff)
+    assert desk.status_code == 201, desk.text
 
-    wrong = await client.post(
-        f"/v1/screenings/{other}/device-reservations",
-        json={"kind": "assistive_listening", "booking_reference": reference},
-    )
-    assert wrong.status_code == 422
-    assert wrong.json()["errors"][0]["field"] == "booking_reference"
-    unknown = await client.post(
-        f"/v1/screenings/{screening}/device-reservations",
-        json={"kind": "assistive_listening", "booking_reference": "ZZZZZZZ"},
-    )
-    assert unknown.status_code == 422
-    await client.post(
-        f"/v1/bookings/{reference}/cancel",
-        json={},
-        headers={"X-Booking-Secret": booked.json()["secret"]},
-    )
-    gone = await client.post(
-        f"/v1/screenings/{screening}/device-reservations",
-        json={"kind": "assistive_listening", "booking_reference": reference},
-    )
+    await client.post(f"/v1/bookings/{reference[screening]}/cancel", json={}, headers=secret)
+    gone = await tie(reference[screening], secret)
     assert gone.status_code == 410
 
 

@@ -60,7 +60,7 @@ def api(environment: dict[str, str]) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a busy machine, coverage in the child: slow starts
         while True:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:

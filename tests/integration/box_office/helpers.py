@@ -9,6 +9,8 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from tests.integration.racing import caller
+
 Client = AsyncTestClient[Litestar]
 
 
@@ -29,7 +31,7 @@ async def hold(
     client: Client, screening_id: UUID, body: dict[str, Any], client_id: str = "test-client"
 ) -> Any:
     return await client.post(
-        f"/v1/screenings/{screening_id}/holds", json=body, headers={"X-Client-Id": client_id}
+        f"/v1/screenings/{screening_id}/holds", json=body, headers=caller(client_id)
     )
 
 

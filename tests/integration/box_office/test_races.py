@@ -17,7 +17,7 @@ import pytest
 
 from services.box_office import service
 from tests.integration.box_office.helpers import confirm_body, events
-from tests.integration.racing import at_once, clients
+from tests.integration.racing import at_once, caller, clients
 
 pytestmark = pytest.mark.slow
 ROWS = "ABCDEFGH"
@@ -38,9 +38,7 @@ def assert_clean_refusal(response: httpx.Response, asked: list[str] | None = Non
 
 
 async def hold_via(client: httpx.AsyncClient, screening: UUID, body: dict[str, Any], who: str):
-    return await client.post(
-        f"/v1/screenings/{screening}/holds", json=body, headers={"X-Client-Id": who}
-    )
+    return await client.post(f"/v1/screenings/{screening}/holds", json=body, headers=caller(who))
 
 
 async def test_200_clients_on_overlapping_seats(api, small, demo):

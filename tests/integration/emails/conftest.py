@@ -213,7 +213,7 @@ async def reserve_device(
                 booking_reference=booking.reference if booking else None,
             ),
             f"c-{uuid4()}",
-            None,
+            access.TieProof(booking_secret=booking.secret if booking else None),
             settings.access,
             datetime.now(UTC),
         )

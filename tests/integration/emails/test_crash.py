@@ -6,6 +6,7 @@ Message-ID, which the receiving side can drop."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -19,6 +20,15 @@ from tests.integration.events.conftest import Processes, wait_until
 from workers.emails import close_mailer, send_email, sweep_emails
 from workers.emails import jobs as email_jobs
 from workers.settings import arq_pool
+
+
+def lease_over(pool: asyncpg.Pool) -> Callable[[], Awaitable[bool]]:
+    """True once the email's lease has run out on the database's clock (the one the sweep reads)."""
+
+    async def check() -> bool:
+        return bool(await pool.fetchval("SELECT lease_until < now() FROM email"))
+
+    return check
 
 
 async def test_a_worker_killed_mid_send_and_another_sends_the_email_once(
@@ -55,14 +65,16 @@ async def test_a_worker_killed_mid_send_and_another_sends_the_email_once(
     row = await demo.fetchrow("SELECT status, attempts, message_id FROM email")
     assert (row["status"], row["attempts"]) == ("sending", 1)
     assert mailbox.received == []
-    await asyncio.sleep(3.2)  # the lease runs out; the next worker's sweep finds the email
+    await wait_until(lease_over(demo), within=10)  # then the next worker's sweep finds it
     processes.start(settings, "worker", **mail)
 
     async def sent() -> bool:
         return bool(await demo.fetchval("SELECT status = 'sent' FROM email"))
 
     await wait_until(sent, within=30)
-    await asyncio.sleep(0.5)  # nothing more arrives
+    # Nothing more arrives: a second send would follow the first at once (the same worker, the
+    # job's one connection), well inside half a second.
+    await asyncio.sleep(0.5)
     (message,) = mailbox.messages()
     assert booking.reference in message["Subject"]
     again = await demo.fetchrow("SELECT status, attempts, message_id FROM email")
@@ -96,7 +108,7 @@ async def test_killed_after_the_server_accepted_it_goes_again_with_the_same_mess
         with pytest.raises(SystemExit):
             await send_email(ctx, str(email_id))
     assert await demo.fetchval("SELECT status FROM email") == "sending"
-    await asyncio.sleep(0.4)
+    await wait_until(lease_over(demo), within=10)
     assert await sweep_emails(ctx) == 1  # the sweep finds it past its lease
     assert await send_email(ctx, str(email_id)) == "sent"  # the job the sweep enqueued
     await close_mailer(ctx)

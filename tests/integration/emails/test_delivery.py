@@ -105,6 +105,7 @@ async def test_550_fails_at_once_is_listed_for_staff_and_resent_to_a_corrected_a
     mailbox: Mailbox,
     client: Client,
     staff: dict[str, str],
+    manager: dict[str, str],
 ) -> None:
     mailbox.replies["RCPT"] = ["550 5.1.1 No such user here"]
     screening_id = await screening_in(demo, "cinema-2")
@@ -131,10 +132,19 @@ async def test_550_fails_at_once_is_listed_for_staff_and_resent_to_a_corrected_a
         assert item["recipient"] == "ana@exmaple.org"
         assert item["booking_reference"] == booking.reference
 
-        resend = await client.post(
+        # Another address than the booking's own is a manager's call: the desk could
+        # otherwise hand a patron's tickets to whoever asks for them.
+        refused = await client.post(
             f"/v1/staff/emails/{row['id']}/resend",
             json={"recipient": "ana@example.org"},
             headers=staff,
+        )
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        resend = await client.post(
+            f"/v1/staff/emails/{row['id']}/resend",
+            json={"recipient": "ana@example.org"},
+            headers=manager,
         )
         assert resend.status_code == 202, resend.text
         assert resend.json()["status"] == "queued"
@@ -191,6 +201,19 @@ async def test_staff_endpoints_need_a_staff_token_and_refuse_what_cannot_be(
     assert wrong.json()["errors"][0]["field"] == "recipient"
     queued = await client.get("/v1/staff/emails?status=queued&limit=1", headers=staff)
     assert [i["id"] for i in queued.json()["items"]] == [str(email_id)]
+
+    # Staff resend a patron's email only to the booking's own address.
+    await demo.execute(
+        "UPDATE email SET status = 'failed', failure = 'permanent', failed_at = now()"
+        " WHERE id = $1",
+        email_id,
+    )
+    route = f"/v1/staff/emails/{email_id}/resend"
+    elsewhere = await client.post(route, json={"recipient": "mallory@example.org"}, headers=staff)
+    assert elsewhere.status_code == 403, elsewhere.text
+    assert await demo.fetchval("SELECT status FROM email WHERE id = $1", email_id) == "failed"
+    own = await client.post(route, json={"recipient": "Ana@example.org"}, headers=staff)
+    assert own.status_code == 202, own.text
 
 
 async def test_connection_refused_is_retried_then_given_up_visibly(

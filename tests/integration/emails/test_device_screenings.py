@@ -69,7 +69,7 @@ async def test_a_cancelled_screening_tells_each_patron_once_devices_and_bookings
             screening_id,
             DeviceReservationIn("assistive_listening", "Fay", "fay@example.org", hold_id=hold.id),
             "fay",
-            hold.token,
+            access.TieProof(hold_token=hold.token),
             settings.access,
             now,
         )
@@ -122,7 +122,7 @@ async def test_a_cancelled_screening_tells_each_patron_once_devices_and_bookings
     assert f"Your booking {booking.reference} is cancelled." in text
     assert "Your device reservation is cancelled too: there is no device to collect." in text
     assert "REFUND: $30.00" in text
-    assert str(ana.id) in text
+    assert f"Reservation: {ana.number}" in text
     assert RECEIVER in text
     assert len(calendars(told["ana@example.org"])) == 1
     cy_text = text_of(told["cy@example.org"])
@@ -130,7 +130,7 @@ async def test_a_cancelled_screening_tells_each_patron_once_devices_and_bookings
     assert "Dear Cy Ng," in cy_text
     assert "Your device reservation is cancelled: there is no device to collect." in cy_text
     assert "The reason: a power cut" in cy_text
-    assert str(cy.id) in cy_text
+    assert f"Reservation: {cy.number}" in cy_text
     assert "REFUND" not in cy_text
     assert "calendar" not in cy_text
     assert not calendars(told["cy@example.org"])  # no booking: no calendar entry to remove
@@ -171,7 +171,7 @@ async def test_a_rescheduled_screening_tells_device_holders_when_to_collect_it_n
     assert "the screening of GHOST TROPIC you booked has moved" in ana_text
     assert f"New time: {local_time(later, ZONE)}" in ana_text
     assert booking.reference in ana_text
-    assert str(ana.id) in ana_text
+    assert f"Reservation: {ana.number}" in ana_text
     assert collect in ana_text
     assert len(calendars(moved["ana@example.org"])) == 1
     cy_text = text_of(moved["cy@example.org"])

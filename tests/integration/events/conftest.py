@@ -35,7 +35,7 @@ from services.settings import Settings, get_settings
 ROOT = Path(__file__).resolve().parents[3]
 
 
-EVENT_TABLES = "outbox, processed_event, aggregate_last_event"
+EVENT_TABLES = "outbox, processed_event, aggregate_last_event, relay_mark"
 
 
 @pytest.fixture
@@ -241,14 +241,15 @@ class Processes:
         self.started: list[subprocess.Popen[bytes]] = []
 
     def start(self, settings: Settings, *args: str, **env: str) -> subprocess.Popen[bytes]:
-        log = open(self.tmp / f"{args[0]}-{len(self.started)}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", *args],
-            cwd=ROOT,
-            env=env_for(settings, **env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        # The child writes to its own copy of the file descriptor; ours closes at once.
+        with open(self.tmp / f"{args[0]}-{len(self.started)}.log", "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", *args],
+                cwd=ROOT,
+                env=env_for(settings, **env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.started.append(proc)
         return proc
 

@@ -60,7 +60,7 @@ async def test_lag_reports_the_waiting_backlog_and_recovers_when_drained(
     async with running(Relay(settings)):
         await wait_until(published(db))
         runner = group_runner(settings, db, redis)
-        await runner._ensure_group()
+        await runner._ensure_group(runner.consumer.start)
         async with db.acquire() as conn:
             report = await measure(strict, conn, redis)
         assert report.relay_leader is not None
@@ -83,3 +83,37 @@ async def test_lag_reports_the_waiting_backlog_and_recovers_when_drained(
     assert code == 0, body
     assert body["healthy"] is True
     assert body["outbox_waiting"] == 0
+
+
+async def test_a_group_nobody_runs_is_unhealthy_and_dead_consumers_leave_it(
+    settings: Settings, redis: Redis, screenings: list[UUID], db: asyncpg.Pool
+) -> None:
+    """Lag is not the only sign: a group whose workers are all gone is unhealthy at once, even
+    with nothing waiting; a consumer whose worker is gone (no heartbeat) is removed from the
+    group once it has nothing pending, so it is not counted."""
+    runner = group_runner(settings, db, redis, name="alive-1")
+    async with running(Relay(settings), runner):
+        await write_events(db, screenings, 20, writers=2)
+        await wait_until(effects_caught_up(db))
+        # a consumer of a worker that died (its entries taken over): idle, nothing pending
+        stream = settings.redis.events_stream
+        assert await redis.execute_command(
+            "XGROUP", "CREATECONSUMER", stream, "last-event", "ghost"
+        )
+        async with db.acquire() as conn:
+
+            async def ghost_gone() -> bool:
+                report = await measure(settings, conn, redis)
+                return report.healthy and report.groups[0].consumers == 1
+
+            await wait_until(ghost_gone, within=30)
+            report = await measure(settings, conn, redis)
+            assert report.groups[0].live_consumers == 1
+    names = [
+        c["name"] for c in await redis.xinfo_consumers(settings.redis.events_stream, "last-event")
+    ]
+    assert names == [b"alive-1"]
+    async with db.acquire() as conn:  # its only worker stopped: nobody reads the group
+        report = await measure(settings, conn, redis)
+    assert "group last-event: no worker is running it" in report.problems
+    assert report.groups[0].undelivered == 0  # not for lag: there is none

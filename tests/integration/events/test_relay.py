@@ -161,12 +161,14 @@ class CrashAfterXadd(Relay):
 
     crashed = False
 
-    async def _mark_published(self, conn: asyncpg.Connection, positions: list[int]) -> None:
+    async def _mark_published(
+        self, conn: asyncpg.Connection, positions: list[int], stream_id: str, event_id: UUID
+    ) -> None:
         if not self.crashed:
             self.crashed = True
             conn.terminate()
             raise asyncpg.InterfaceError("the relay died before marking its batch published")
-        await super()._mark_published(conn, positions)
+        await super()._mark_published(conn, positions, stream_id, event_id)
 
 
 async def test_a_batch_added_before_a_crash_is_not_added_again(
@@ -281,19 +283,55 @@ async def test_redis_stopped_during_writes_and_started_again(
         settings, redis=msgspec.structs.replace(settings.redis, url=private_redis.url)
     )
     redis = Redis.from_url(private_redis.url, socket_timeout=5)
+    try:
+        runner = group_runner(settings, db, redis)
+        async with running(Relay(settings), runner):
+            writing = asyncio.create_task(
+                write_events(db, screenings, 1500, writers=4, pause=0.004)
+            )
+            await asyncio.sleep(0.4)
+            private_redis.kill()
+            await asyncio.sleep(0.8)
+            waiting = await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            assert waiting > 0  # the backlog is in PostgreSQL
+            private_redis.start()
+            written = await writing
+            await wait_until(published(db), within=30)
+            await wait_until(effects_caught_up(db), within=30)
+        entries = await stream_entries(redis, settings.redis.events_stream)
+        check_stream(entries, written)
+        await assert_effects_once(db, written)
+    finally:
+        await redis.aclose()
+
+
+async def test_redis_that_lost_its_data_gets_every_event_again_and_effects_happen_once(
+    settings: Settings, screenings: list[UUID], db: asyncpg.Pool, private_redis: PrivateRedis
+) -> None:
+    """Redis acknowledged the entries, then lost them all (FLUSHALL, as a restart without its
+    data): the relay notices without a new write, publishes every retained event again from the
+    outbox, and the consumer group (re-created) applies none of them twice."""
+    settings = msgspec.structs.replace(
+        settings, redis=msgspec.structs.replace(settings.redis, url=private_redis.url)
+    )
+    redis = Redis.from_url(private_redis.url, socket_timeout=5)
     runner = group_runner(settings, db, redis)
-    async with running(Relay(settings), runner):
-        writing = asyncio.create_task(write_events(db, screenings, 1500, writers=4, pause=0.004))
-        await asyncio.sleep(0.4)
-        private_redis.kill()
-        await asyncio.sleep(0.8)
-        waiting = await db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        assert waiting > 0  # the backlog is in PostgreSQL
-        private_redis.start()
-        written = await writing
-        await wait_until(published(db), within=30)
-        await wait_until(effects_caught_up(db), within=30)
-    entries = await stream_entries(redis, settings.redis.events_stream)
-    check_stream(entries, written)
+    relay = Relay(settings)
+    async with running(relay, runner):
+        written = await write_events(db, screenings, 400, writers=4)
+        await wait_until(published(db))
+        await wait_until(effects_caught_up(db))
+        await redis.flushall()
+
+        async def all_back() -> bool:
+            return bool(await redis.exists(settings.redis.events_stream)) and bool(
+                await redis.xlen(settings.redis.events_stream) == written.count
+            )
+
+        await wait_until(all_back, within=30)
+        await wait_until(published(db))
+        await wait_until(effects_caught_up(db))
+    assert relay.republished == written.count
+    check_stream(await stream_entries(redis, settings.redis.events_stream), written)
     await assert_effects_once(db, written)
     await redis.aclose()

@@ -30,6 +30,26 @@ async def stream(redis: Redis) -> AsyncIterator[str]:
     await redis.delete(key)
 
 
+@pytest.fixture
+async def reader() -> AsyncIterator[Redis]:
+    """A client of the feed's own, named so that CLIENT LIST shows when it blocks in XREAD."""
+    client = Redis.from_url(get_settings().redis.url, client_name=f"feed-{secrets.token_hex(4)}")
+    yield client
+    await client.aclose()
+
+
+async def _blocked_in_xread(redis: Redis, reader: Redis) -> None:
+    """Until the reader's connection waits in a blocking XREAD (flag `b` in CLIENT LIST)."""
+    name = reader.get_connection_kwargs()["client_name"]
+    deadline = time.monotonic() + 10
+    while not any(
+        c.get("name") == name and c.get("cmd") == "xread" and "b" in c.get("flags", "")
+        for c in await redis.client_list()
+    ):
+        assert time.monotonic() < deadline, "the feed never blocked in XREAD"
+        await asyncio.sleep(0.01)
+
+
 def _event(screening: UUID) -> Event:
     return ScreeningUpdated(id=uuid4(), occurred_at=datetime.now(UTC), screening_id=screening)
 
@@ -144,12 +164,12 @@ async def test_the_feed_ends_after_its_lifetime(redis, stream):
     assert chunks[-1] == b": reconnect with Last-Event-ID\n\n"
 
 
-async def test_the_feed_ends_at_once_when_the_server_is_stopping(redis, stream):
+async def test_the_feed_ends_at_once_when_the_server_is_stopping(redis, reader, stream):
     stopping = asyncio.Event()
-    source = feed.follow(redis, stream, rules.FeedFilter(), None, stopping=stopping)
+    source = feed.follow(reader, stream, rules.FeedFilter(), None, stopping=stopping)
     assert b"event: ready" in await anext(source)
     waiting = asyncio.ensure_future(anext(source))  # blocked in XREAD for up to 15 s
-    await asyncio.sleep(0.2)
+    await _blocked_in_xread(redis, reader)
     started = time.monotonic()
     stopping.set()
     last = await asyncio.wait_for(waiting, 2)
@@ -158,15 +178,15 @@ async def test_the_feed_ends_at_once_when_the_server_is_stopping(redis, stream):
         await anext(source)
     assert time.monotonic() - started < 0.5
     # The Redis client is still good after the read it cut short.
-    assert await redis.ping()
+    assert await reader.ping()
 
 
-async def test_events_read_as_the_server_stops_are_still_sent(redis, stream):
+async def test_events_read_as_the_server_stops_are_still_sent(redis, reader, stream):
     stopping = asyncio.Event()
-    source = feed.follow(redis, stream, rules.FeedFilter(), None, stopping=stopping)
+    source = feed.follow(reader, stream, rules.FeedFilter(), None, stopping=stopping)
     await anext(source)
     waiting = asyncio.ensure_future(anext(source))
-    await asyncio.sleep(0.1)
+    await _blocked_in_xread(redis, reader)
     added = await _add(redis, stream, _event(A))
     chunk = await asyncio.wait_for(waiting, 2)
     stopping.set()

@@ -45,10 +45,11 @@ async def _read(
     into: list[Message],
     stop: Callable[[int], bool],
     params: dict[str, str] | None = None,
+    connected: asyncio.Event | None = None,
 ) -> Message:
     """One connection, resuming from `cursor`: collects its events into `into` until
     `stop(events on this connection)` says so, then disconnects, possibly mid-batch; returns
-    the connection's `ready` message."""
+    the connection's `ready` message (and sets `connected` when it comes)."""
     if cursor.last_id is not None:
         headers = {**headers, "Last-Event-ID": cursor.last_id}
     ready: Message | None = None
@@ -60,6 +61,8 @@ async def _read(
             cursor.last_id = message.id
             if message.event == "ready":
                 ready = message
+                if connected is not None:
+                    connected.set()
             elif message.event:
                 into.append(message)
                 count += 1
@@ -100,12 +103,14 @@ async def _reconnecting_client(
     screenings = await _screenings(pool)
     cursor = Cursor()
     got: list[Message] = []
+    connected = asyncio.Event()
     first = asyncio.create_task(
         asyncio.wait_for(
-            _read(http, staff, cursor, got, lambda _: len(got) >= first_part, params), 20
+            _read(http, staff, cursor, got, lambda _: len(got) >= first_part, params, connected),
+            20,
         )
     )
-    await asyncio.sleep(0.3)  # connected: `ready` carries the tail before any write
+    await asyncio.wait_for(connected.wait(), 20)  # `ready` carries the tail before any write
     writer = asyncio.create_task(write_events(pool, screenings, 300, writers=4, pause=0.004))
     start = (await first).id
     assert start is not None
@@ -168,8 +173,11 @@ async def test_a_client_that_reads_nothing_holds_up_nobody(live, http, staff, de
     stalled = _stalled_client(live, staff)
     try:
         got: list[Message] = []
-        reading = asyncio.create_task(_read(http, staff, Cursor(), got, lambda n: n >= 800))
-        await asyncio.sleep(0.3)
+        connected = asyncio.Event()
+        reading = asyncio.create_task(
+            _read(http, staff, Cursor(), got, lambda n: n >= 800, connected=connected)
+        )
+        await asyncio.wait_for(connected.wait(), 20)  # reading from the tail before any write
         started = time.monotonic()
         await write_events(demo, await _screenings(demo), 800, writers=4)
         await asyncio.wait_for(reading, 30)
