@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import random
 import secrets
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -117,6 +119,14 @@ def standard_seats(rows: int, per_row: int) -> list[SeatIn]:
     return seats
 
 
+# (name, rows, seats per row, what each of its screenings is for)
+HALLS = (
+    ("wide", 50, 100, ("wide", "explicit-5000", "best-5000")),
+    ("rush", 15, 20, ("rush", "pretix-rush", "explicit-300", "best-300")),
+    ("large", 40, 50, ("explicit-2000", "best-2000")),
+)
+
+
 async def prepare(url: str) -> dict[str, Any]:
     """Migrate, load the demo programme, and add the bench's halls and screenings."""
     conn = await connect(url)
@@ -126,21 +136,22 @@ async def prepare(url: str) -> dict[str, Any]:
         venue_id = await conn.fetchval("SELECT id FROM venue WHERE slug = 'riverside'")
         starts = datetime.now(UTC) + timedelta(days=60)
         made: dict[str, Any] = {}
-        for name, rows, per_row, offset in (("wide", 50, 100, 0), ("rush", 15, 20, 1)):
+        for name, rows, per_row, screenings in HALLS:
             hall = await catalog.add_auditorium(
                 conn, None, AuditoriumIn(venue_id, name, name, standard_seats(rows, per_row))
             )
-            screening = await catalog.schedule_screening(
-                conn,
-                None,
-                ScreeningIn(
-                    film="here",
-                    auditorium_id=hall.id,
-                    starts_at=starts + timedelta(days=offset),
-                    prices=[Price("adult", 1200)],
-                ),
-            )
-            made[name] = (screening.id, [seat.label for seat in hall.seats])
+            for n, use in enumerate(screenings):
+                screening = await catalog.schedule_screening(
+                    conn,
+                    None,
+                    ScreeningIn(
+                        film="here",
+                        auditorium_id=hall.id,
+                        starts_at=starts + timedelta(days=n),
+                        prices=[Price("adult", 1200)],
+                    ),
+                )
+                made[use] = (screening.id, [seat.label for seat in hall.seats])
         await conn.execute(
             "CREATE TABLE bench_insert (id uuid PRIMARY KEY, payload text, at timestamptz)"
         )
@@ -343,6 +354,76 @@ async def rush(
     return sell_out, hold_timings, confirm_timings, statuses
 
 
+async def best_available_until_full(
+    port: int, screening: str, clients: int, count: int
+) -> tuple[float, Timings, int, Counter[str]]:
+    """Each client asks for the best `count` seats (a new client id each time, as a new
+    patron would) until refused; holds/s, latency, holds made and the refusals' reasons."""
+    timings = Timings()
+    reasons: Counter[str] = Counter()
+    made = 0
+
+    async def client(n: int) -> None:
+        nonlocal made
+        http = Http("127.0.0.1", port)
+        for k in itertools.count():
+            t = time.perf_counter()
+            status, _, body = await http.request(
+                "POST",
+                f"/v1/screenings/{screening}/holds",
+                {"count": count},
+                _from(n * 4096 + k),
+            )
+            timings.add(time.perf_counter() - t)
+            if status != 201:
+                reasons[msgspec.json.decode(body).get("reason", str(status))] += 1
+                break
+            made += 1
+        await http.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    elapsed = time.perf_counter() - started
+    return made / elapsed, timings, made, reasons
+
+
+async def pretix_rush(
+    port: int, screening: str, clients: int, requests: int
+) -> tuple[int, float | None, Timings, Counter[int]]:
+    """The rush as pretix runs it: `requests` independent single-seat best-available holds from
+    `clients` connections at once, each answer taken as it is (no retry, no confirm). Seats
+    held, when the last one was, latency, and the answers."""
+    timings = Timings()
+    answers: Counter[int] = Counter()
+    last: list[float] = []
+    go = asyncio.Event()
+
+    async def client(n: int) -> None:
+        http = Http("127.0.0.1", port)
+        await http.request("GET", "/healthz")  # connected before the doors open
+        await go.wait()
+        for k in range(requests // clients):
+            t = time.perf_counter()
+            status, _, _ = await http.request(
+                "POST",
+                f"/v1/screenings/{screening}/holds",
+                {"count": 1},
+                _from((1 << 20) + n * 4096 + k),
+            )
+            timings.add(time.perf_counter() - t)
+            answers[status] += 1
+            if status == 201:
+                last.append(time.perf_counter())
+        await http.close()
+
+    tasks = [asyncio.create_task(client(n)) for n in range(clients)]
+    await asyncio.sleep(1.0)
+    started = time.perf_counter()
+    go.set()
+    await asyncio.gather(*tasks)
+    return answers[201], (max(last) - started if last else None), timings, answers
+
+
 async def get_many(
     port: int, path: str, clients: int, seconds: float, headers: dict[str, str], ok: set[int]
 ) -> tuple[float, Timings]:
@@ -448,6 +529,37 @@ async def run(args: argparse.Namespace) -> None:
             f"database): what uvicorn, Litestar and this load generator allow here; holds/s are "
             f"{rate / ceiling:.2f} of it"
         )
+
+        held, last_sale, pretix_t, pretix_answers = await pretix_rush(
+            port, str(made["pretix-rush"][0]), 200, 2000
+        )
+        tally = ", ".join(f"{n} x {code}" for code, n in sorted(pretix_answers.items()))
+        print(
+            f"pretix's rush: 2,000 single-seat best-available requests from 200 clients for 300 "
+            f"seats, no retry ({tally}): "
+            f"{held} seats held (goal: 300), the last after "
+            + (f"{last_sale:.2f} s" if last_sale is not None else "-")
+            + f" (goal < 0.5 s); p50 {pretix_t.p(0.5):.1f} ms, p99 {pretix_t.p(0.99):.1f} ms"
+        )
+        for size in (300, 2000, 5000):
+            explicit_id, labels = made[f"explicit-{size}"]
+            explicit, explicit_t, _ = await holds_on_distinct_seats(
+                port, str(explicit_id), labels, args.clients, 2
+            )
+            best_id, _ = made[f"best-{size}"]
+            best, best_t, best_n, reasons = await best_available_until_full(
+                port, str(best_id), args.clients, 2
+            )
+            while_free = sum(reasons.values()) if 2 * best_n < size - 1 else 0
+            while_free += sum(n for reason, n in reasons.items() if reason != "not enough seats")
+            print(
+                f"{size:,} seats, {args.clients} clients, 2 seats a hold: best available "
+                f"{best:,.0f} holds/s (p50 {best_t.p(0.5):.1f}, p99 {best_t.p(0.99):.1f} ms; "
+                f"{best_n} holds, {2 * best_n} seats), explicit seats {explicit:,.0f} holds/s "
+                f"(p50 {explicit_t.p(0.5):.1f}, p99 {explicit_t.p(0.99):.1f} ms): ratio "
+                f"{best / explicit:.2f} (goal >= 0.8); refusals while seats were free: "
+                f"{while_free} of {best_n + sum(reasons.values())} (goal 0)"
+            )
 
         sell_out, holds_t, confirms_t, statuses = await rush(port, str(rush_screening), 200, 2000)
         check = await asyncpg.connect(url)

@@ -59,14 +59,19 @@ class SeatMap(msgspec.Struct, frozen=True):
 
 
 class HoldIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Either `seats` (labels) or `count` (best available: together in one row, closest to the
-    centre, never leaving a single empty seat). `wheelchair_spaces` declares how many people in
+    """Either `seats` (labels) or `count` (best available, in this order of preference: side by
+    side in one row closest to the centre leaving no single empty seat, then side by side
+    leaving one, then split over two adjacent rows, then the best seats anywhere; with
+    `together: "required"` only the first two). `wheelchair_spaces` declares how many people in
     the party need a wheelchair space: wheelchair spaces are held only when declared, and with
-    `count`, exactly that many of the seats are wheelchair spaces."""
+    `count`, exactly that many of the seats are wheelchair spaces, side by side with the rest."""
 
     seats: Annotated[list[SeatLabel], msgspec.Meta(max_length=100)] = []
     count: SeatCount | None = None
     wheelchair_spaces: Annotated[int, msgspec.Meta(ge=0, le=20)] = 0
+    # Best available: "preferred" takes the best seats together if any, else the best split;
+    # "required" answers 409 `no seats together` instead of splitting the party.
+    together: Literal["preferred", "required"] = "preferred"
 
 
 class HoldChangeIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -100,6 +105,13 @@ class Hold(msgspec.Struct, frozen=True, omit_defaults=True):
     extensions: int
     extensions_left: int
     token: str | None = None
+    placement: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="How best available placed the party, when it chose the seats: "
+            "'together', 'together, leaving a single seat', 'split over two rows' or 'split'."
+        ),
+    ] = None
 
 
 class Patron(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

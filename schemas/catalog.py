@@ -272,6 +272,10 @@ class Screening(msgspec.Struct, frozen=True):
     series: list[SeriesRef]
     notes: str
     version: int
+    on_sale_at: Annotated[
+        datetime | None,
+        msgspec.Meta(description="A scheduled screening goes on sale at this time by itself."),
+    ] = None
 
 
 class ScreeningIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -288,6 +292,8 @@ class ScreeningIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     series: list[Slug] = []
     status: Literal["scheduled", "on_sale"] = "on_sale"
     notes: LongText = ""
+    # With status "scheduled": the screening goes on sale at this time, by itself.
+    on_sale_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
 
 
 class ScreeningPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -306,6 +312,9 @@ class ScreeningPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     series: list[Slug] | msgspec.UnsetType = msgspec.UNSET
     status: Literal["scheduled", "on_sale"] | msgspec.UnsetType = msgspec.UNSET
     notes: LongText | msgspec.UnsetType = msgspec.UNSET
+    on_sale_at: Annotated[datetime, msgspec.Meta(tz=True)] | msgspec.UnsetType | None = (
+        msgspec.UNSET
+    )
 
 
 class CancelScreeningIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 import msgspec
 from email_validator import EmailNotValidError, validate_email
@@ -58,10 +58,15 @@ class Page(msgspec.Struct, Generic[T], frozen=True):
     next_cursor: str | None = None
 
 
-class FieldError(msgspec.Struct, frozen=True):
+class FieldError(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What is wrong and where: `field` as the client named it (a body path such as
+    `seats[2]`, a query parameter, a header); `pointer` is a JSON Pointer into the body (`#` for
+    the body as a whole) and is given for body fields only."""
+
     field: str
-    pointer: str
     reason: str
+    source: Literal["body", "query", "path", "header", "cookie"] = "body"
+    pointer: str | None = None
 
 
 class Problem(msgspec.Struct, frozen=True, omit_defaults=True):

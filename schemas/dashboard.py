@@ -27,6 +27,7 @@ class ScreeningLine(msgspec.Struct, frozen=True):
     status: SaleStatus
     seats: int
     counts: SeatCounts
+    admitted: int = 0  # tickets admitted at the door (of `counts.booked` expected)
 
 
 class Programme(msgspec.Struct, frozen=True):

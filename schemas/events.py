@@ -29,11 +29,15 @@ from schemas.device_events import (
     EmailFailed,
     EmailResendRequested,
 )
+from schemas.door_events import AdmissionConflict, AdmissionRecorded, AdmissionUndone
 from schemas.event_base import Event, EventHead
 
 # Every event type is importable from here, wherever it is defined.
 __all__ = [
     "EVENT_TYPES",
+    "AdmissionConflict",
+    "AdmissionRecorded",
+    "AdmissionUndone",
     "AnyEvent",
     "DeviceAdded",
     "DeviceChanged",
@@ -230,6 +234,16 @@ class ScreeningSoldOut(Event, frozen=True, kw_only=True, tag="screening.sold_out
     screening_id: UUID
 
 
+class ScreeningWentOnSale(Event, frozen=True, kw_only=True, tag="screening.went_on_sale"):
+    """A scheduled screening reached its on_sale_at (recorded once, by the first hold or sweep
+    after it; reads count it on sale from that instant)."""
+
+    aggregate = "screening"
+    aggregate_field = "screening_id"
+    screening_id: UUID
+    on_sale_at: datetime
+
+
 class ScreeningBackOnSale(Event, frozen=True, kw_only=True, tag="screening.back_on_sale"):
     aggregate = "screening"
     aggregate_field = "screening_id"
@@ -255,6 +269,7 @@ AnyEvent = (
     | SeatsUnblocked
     | ScreeningSoldOut
     | ScreeningBackOnSale
+    | ScreeningWentOnSale
     | DeviceReserved
     | DeviceWaitlisted
     | DeviceReservationPromoted
@@ -267,6 +282,9 @@ AnyEvent = (
     | DeviceChanged
     | EmailFailed
     | EmailResendRequested
+    | AdmissionRecorded
+    | AdmissionConflict
+    | AdmissionUndone
 )
 EVENT_TYPES: dict[str, type[Event]] = {cls.type_name(): cls for cls in AnyEvent.__args__}
 

@@ -8,17 +8,19 @@ from litestar import Litestar, get
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from schemas.common import Problem
 from services import tracing
 from services.access.routes import ACCESS_ROUTES
+from services.bodies import UsherRequest
 from services.box_office.routes import BOX_OFFICE_ROUTES
 from services.callers import proxy_headers
 from services.catalog.routes import CATALOG_ROUTES
+from services.door.routes import DOOR_ROUTES
 from services.metrics import metrics, prometheus_config
 from services.notifications.routes import NOTIFICATION_ROUTES
+from services.openapi import DOCS_PATH, SwaggerPage, complete, docs_router
 from services.problems import EXCEPTION_HANDLERS
 from services.request_log import request_log_middleware
 from services.settings import Settings, get_settings, key_problem
@@ -73,8 +75,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *ACCESS_ROUTES,
         *STAFF_ROUTES,
         *NOTIFICATION_ROUTES,
+        *DOOR_ROUTES,
     ]
-    return Litestar(
+    app = Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
         state=State(
@@ -101,8 +104,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "bookings, access devices and the staff feed. Every error is "
                 "application/problem+json (RFC 9457)."
             ),
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            path=DOCS_PATH,
+            render_plugins=[SwaggerPage()],
+            openapi_router=docs_router(),
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
@@ -111,5 +115,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         signature_types=[Problem],
         logging_config=None,  # the process's own (services/logs.py: plain or JSON lines)
+        request_class=UsherRequest,
         debug=False,
     )
+    complete(app.openapi_schema)  # the document is built once, here, and served as completed
+    return app

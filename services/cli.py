@@ -291,6 +291,13 @@ def cmd_events_doc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_door_key(args: argparse.Namespace) -> int:
+    from services.door.codes import new_key_entry
+
+    print(new_key_entry(args.id))
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     from services.devstack import run
 
@@ -361,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     doc = sub.add_parser("events-doc", help="regenerate docs/events.md and its JSON Schema")
     doc.add_argument("--check", action="store_true", help="exit 1 if they are stale")
     doc.set_defaults(run=cmd_events_doc)
+    key = sub.add_parser("door-key", help="print a new door signing key (id:seed)")
+    key.add_argument("--id", type=int, default=1, choices=range(1, 256), metavar="1-255")
+    key.set_defaults(run=cmd_door_key)
     return parser
 
 

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import msgspec
 
+from services.door.keys import dev_signing_keys
 from services.embedded import (
     DevExtraMissing,
     dev_extra_missing,
@@ -201,6 +202,8 @@ def child_environment(settings: Settings, stack: Stack) -> dict[str, str]:
         "USHER_PORT": str(settings.port),
         "USHER_PUBLIC_URL": settings.public_url,
         "USHER_DATA_DIR": str(data_dir(settings)),
+        "USHER_DOOR_SIGNING_KEYS": ",".join(settings.door.signing_keys)
+        or dev_signing_keys(data_dir(settings)),
         "PYTHONPATH": f"{ROOT}{os.pathsep}{path}" if path else str(ROOT),
         "PYTHONUNBUFFERED": "1",
     }

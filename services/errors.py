@@ -34,12 +34,40 @@ class InvalidInput(UsherError):
         source: str = "body",
         **extra: Any,
     ) -> None:
-        error = {"field": field, "reason": reason or detail}
-        if source == "body":
-            error["pointer"] = _pointer(field)
-        else:  # a header or a query parameter: no place in the body to point at
-            error["source"] = source
-        super().__init__(detail, errors=[error], **extra)
+        super().__init__(detail, errors=[field_error(field, reason or detail, source)], **extra)
+
+
+class InvalidParameter(UsherError):
+    """A query parameter or header whose value is not one the API takes (a cursor it did not
+    give out): a 400 `validation-error`, as Litestar's own checks of parameters answer."""
+
+    slug = "validation-error"
+    title = "The request is not valid"
+
+    def __init__(self, detail: str, *, field: str, reason: str, source: str = "query") -> None:
+        super().__init__(detail, errors=[field_error(field, reason, source)])
+
+
+class MalformedBody(UsherError):
+    """The body is not JSON at all: truncated, not UTF-8, nested too deep."""
+
+    slug = "malformed-body"
+    title = "The request body is not valid JSON"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, errors=[field_error("", reason, "body")])
+
+
+class UnsupportedMediaType(UsherError):
+    """A body that is not `application/json` (services/bodies.py says why it matters)."""
+
+    status = 415
+    slug = "unsupported-media-type"
+    title = "The body must be application/json"
+
+    def __init__(self, detail: str) -> None:
+        reason = "not application/json"
+        super().__init__(detail, errors=[field_error("Content-Type", reason, "header")])
 
 
 class NotFound(UsherError):
@@ -88,6 +116,16 @@ class TooManyRequests(UsherError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail, retry_after=retry_after)
         self.headers = {"Retry-After": str(retry_after)}
+
+
+def field_error(field: str, reason: str, source: str = "body") -> dict[str, str]:
+    """One entry of a problem's `errors`: the field as the client named it, why, and where it
+    was (`body`, `query`, `path` or `header`); a body field also gets its JSON Pointer (`#` for
+    the body as a whole)."""
+    error = {"field": field or source, "reason": reason, "source": source}
+    if source == "body":
+        error["pointer"] = _pointer(field) if field else "#"
+    return error
 
 
 def _pointer(field: str) -> str:

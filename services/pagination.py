@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from services.errors import InvalidInput
+from services.errors import InvalidParameter
 
 MAX_LIMIT = 200
 
@@ -30,6 +30,6 @@ def decode_cursor(cursor: str | None, types: tuple[type, ...]) -> tuple[Any, ...
             msgspec.convert(v, t, strict=False) for v, t in zip(values, types, strict=True)
         )
     except (ValueError, msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise InvalidInput(
+        raise InvalidParameter(
             "the cursor is not one this API gave out", field="cursor", reason="unknown cursor"
         ) from exc

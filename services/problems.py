@@ -17,7 +17,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from services.errors import UsherError, _pointer
+from services.errors import MalformedBody, UsherError, field_error
 from services.metrics import count_refusal
 from services.outages import UNAVAILABLE
 
@@ -53,6 +53,8 @@ _MISSING = re.compile(
     r"^(?:Object (?:missing required|contains unknown) field|Invalid e-mail address in field)"
     r" `([^`]+)`"
 )
+# Litestar's own words for a missing parameter, the only place they name it
+_MISSING_PARAMETER = re.compile(r"^Missing required (\w+) parameter '([^']+)'")
 
 
 def _public_name(request: Request[Any, Any, Any], key: str) -> str:
@@ -79,10 +81,7 @@ def _field_error(request: Request[Any, Any, Any], item: dict[str, Any]) -> dict[
         field = f"{field}.{missing.group(1)}".lstrip(".")
     if source != "body":
         field = _public_name(request, field)
-    error = {"field": field or source, "reason": message, "source": source}
-    if source == "body":
-        error["pointer"] = _pointer(field) if field else "#"
-    return error
+    return field_error(field, message, source)
 
 
 def _validation_error(
@@ -90,10 +89,11 @@ def _validation_error(
 ) -> Response[dict[str, Any]]:
     items = exc.extra if isinstance(exc.extra, list) else []
     errors = [_field_error(request, item) for item in items if isinstance(item, dict)]
+    if not errors and (missing := _MISSING_PARAMETER.match(str(exc.detail))):
+        source, name = missing.groups()
+        errors.append(field_error(name, f"missing required {source} parameter", source))
     if not errors:
-        errors.append(
-            {"field": "body", "pointer": "#", "reason": str(exc.detail), "source": "body"}
-        )
+        errors.append(field_error("", str(exc.detail), "body"))
     fields = ", ".join(e["field"] for e in errors)
     return problem(
         400,
@@ -111,14 +111,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     status = exc.status_code
     headers = dict(exc.headers or {})
     if status == 400 and "malformed" in str(exc.detail).lower():
-        return problem(
-            400,
-            "malformed-body",
-            "The request body is not valid JSON",
-            str(exc.detail),
-            request,
-            errors=[{"field": "body", "pointer": "#", "reason": str(exc.detail), "source": "body"}],
-        )
+        return _usher_error(request, MalformedBody(str(exc.detail)))
     response = problem(
         status,
         slug.get(status, "http-error"),

@@ -63,6 +63,7 @@ class AuthSettings(msgspec.Struct, frozen=True):
 class BoxOfficeSettings(msgspec.Struct, frozen=True):
     max_seats_per_hold: int = 10
     max_live_holds_per_client: int = 5
+    max_held_seats_per_screening: int = 20  # per client, in all its live holds of a screening
     max_extensions: int = 2
     max_hold_minutes: int = 30
 
@@ -75,6 +76,14 @@ class AccessSettings(msgspec.Struct, frozen=True):
     no_show_minutes: int = 20  # after the start, a device never collected is released
     overdue_minutes: int = 30  # after the end, a device not returned is flagged to staff
     max_reservations_per_client: int = 4  # live reservations per client per screening
+
+
+class DoorSettings(msgspec.Struct, frozen=True):
+    """The door (docs/door.md): the Ed25519 keys that sign ticket codes, as `id:seed` pairs
+    (id 1-255, the seed 32 bytes in base64url). The first key signs new codes; every key listed
+    verifies, so a retired key stays listed until the codes it signed have been used."""
+
+    signing_keys: tuple[str, ...] = ()
 
 
 class LimitSettings(msgspec.Struct, frozen=True):
@@ -155,6 +164,7 @@ class Settings(msgspec.Struct, frozen=True):
     # origins whose pages may call the API from the browser (CORS); ("*",): any
     cors_origins: tuple[str, ...] = ("*",)
     access: AccessSettings = AccessSettings()
+    door: DoorSettings = DoorSettings()
     limits: LimitSettings = LimitSettings()
     public_url: str = "http://127.0.0.1:8000"
     data_dir: str = ".usher"
@@ -339,6 +349,7 @@ def get_settings() -> Settings:
         box_office=BoxOfficeSettings(
             max_seats_per_hold=_int("MAX_SEATS_PER_HOLD", 10),
             max_live_holds_per_client=_int("MAX_LIVE_HOLDS_PER_CLIENT", 5),
+            max_held_seats_per_screening=_int("MAX_HELD_SEATS_PER_SCREENING", 20),
             max_extensions=_int("MAX_HOLD_EXTENSIONS", 2),
             max_hold_minutes=_int("MAX_HOLD_MINUTES", 30),
         ),
@@ -379,6 +390,11 @@ def get_settings() -> Settings:
             no_show_minutes=_int("DEVICE_NO_SHOW_MINUTES", 20),
             overdue_minutes=_int("DEVICE_OVERDUE_MINUTES", 30),
             max_reservations_per_client=_int("MAX_DEVICE_RESERVATIONS_PER_CLIENT", 4),
+        ),
+        door=DoorSettings(
+            signing_keys=tuple(
+                k.strip() for k in _env("DOOR_SIGNING_KEYS", "").split(",") if k.strip()
+            )
         ),
         limits=LimitSettings(
             trusted_proxies=_networks("TRUSTED_PROXIES"),

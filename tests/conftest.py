@@ -76,12 +76,15 @@ def environment(
     database_url: str, redis_prefix: str, servers: tuple[str, str]
 ) -> Iterator[dict[str, str]]:
     """USHER_* variables for this run, set before any settings are read (and for subprocesses)."""
+    from services.door.codes import new_key_entry
+
     env = {
         "USHER_DATABASE_URL": database_url,
         "USHER_REDIS_URL": servers[1],
         "USHER_REDIS_PREFIX": redis_prefix,
         "USHER_SECRET_KEY": f"test-secret-{RUN_ID}-0123456789abcdef",
         "USHER_DB_POOL_MIN": "1",
+        "USHER_DOOR_SIGNING_KEYS": f"{new_key_entry(2)},{new_key_entry(1)}",
         # Many simulated clients come from this machine: the API trusts the local peer as its
         # proxy, and each client names its own address in X-Forwarded-For (racing.caller);
         # the in-process client's peer is 127.0.0.1 too (client below). The rate limits are

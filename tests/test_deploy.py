@@ -486,7 +486,9 @@ def test_the_host_check_finds_a_host():
 
 
 def deploy_files() -> list[Path]:
-    files = [COMPOSE, ROOT / ".dockerignore"]
+    # The browser tests' npm lock file, too: `npm ci` there fetches from whatever registry npm
+    # is configured for, never one the file names.
+    files = [COMPOSE, ROOT / ".dockerignore", *sorted((ROOT / "tests" / "node").glob("*.json"))]
     for path in sorted((ROOT / "deploy").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             files.append(path)

@@ -67,6 +67,14 @@ IdempotencyKey = Annotated[
         "booking; the same key with another body is refused (422)."
     ),
 ]
+HoldIdempotencyKey = Annotated[
+    str | None,
+    idempotency.key_header(
+        "Optional. A retried hold request with the same key and body, from the same client, "
+        "answers the hold the first one made (200, `Idempotent-Replayed: true`, the same token) "
+        "instead of holding again; the same key with another body is refused (422)."
+    ),
+]
 IfNoneMatch = Annotated[
     str | None,
     HeaderParameter(name="If-None-Match", description="A seat map's ETag: 304 while unchanged."),
@@ -132,9 +140,11 @@ async def seat_map(
     "/v1/screenings/{screening_id:uuid}/holds",
     summary="Hold seats (explicit or best available), all or nothing",
     description=(
-        "409 names the seats that are not available, and nothing is held. The answer carries "
-        "the hold token, sent only this once. Holds are limited per caller address (live "
-        "holds per screening, and a rate: 429 with Retry-After); a staff token (the till) "
+        "409 names the seats that are not available, and nothing is held; best available is "
+        "refused only when too few seats are free (or, with `together: required`, none side by "
+        "side). The answer carries the hold token, sent only this once (or again, to a retry "
+        "with the same Idempotency-Key). Holds are limited per caller address (live holds and "
+        "held seats per screening, and a rate: 429 with Retry-After); a staff token (the till) "
         "is its own caller and is not rate limited."
     ),
     status_code=HTTP_201_CREATED,
@@ -146,10 +156,23 @@ async def make_hold(
     request: Request[Any, Any, Any],
     screening_id: FromPath[UUID],
     data: JSONBody[HoldIn],
+    idempotency_key: HoldIdempotencyKey = None,
 ) -> Response[Hold]:
     caller = await requester(request)
     await limit(request, "holds", caller)
-    hold = await service.make_hold(conn, screening_id, data, caller.key, _rules(request), _now())
+    settings: Settings = request.app.state.settings
+    hold, replayed = await service.request_hold(
+        conn,
+        screening_id,
+        data,
+        caller.key,
+        settings.box_office,
+        _now(),
+        idempotency_key,
+        settings.auth.secret,
+    )
+    if replayed:
+        return Response(hold, status_code=HTTP_200_OK, headers=dict(idempotency.REPLAYED))
     return Response(
         hold, status_code=HTTP_201_CREATED, headers={"Location": f"/v1/holds/{hold.id}"}
     )

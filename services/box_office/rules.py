@@ -1,22 +1,22 @@
-"""Pure decisions of the box office: which seats a hold may have, best available, extensions,
-tickets and prices. No I/O and no clock reads: callers pass `now` and the seats' state."""
+"""Pure decisions of the box office: what a hold asks for, which seats a hold may have, what a
+refused claim answers, extensions, tickets and prices, and the events they imply. No I/O and no
+clock reads: callers pass `now` and the seats' state. (Best available and the rule of which
+screenings sell live in SQL, migration 014: box_office_choose, box_office_refusal.)"""
 
 from __future__ import annotations
 
-import bisect
 import hashlib
-import heapq
-import itertools
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
 import msgspec
 
-from schemas.box_office import SaleStatus, SeatStatus, TicketIn
+from schemas.box_office import HoldIn, SaleStatus, SeatStatus, TicketIn
 from schemas.catalog import Seat
-from services.errors import Conflict, Gone, InvalidInput
+from schemas.events import HoldChanged, SeatsHeld
+from services.errors import Conflict, Gone, InvalidInput, NotFound, UsherError
 
 # Seats a hold never takes without a declared need; a companion seat is only sold beside one.
 WHEELCHAIR = "wheelchair"
@@ -89,172 +89,175 @@ def check_seat_kinds(seats: Sequence[Seat], wheelchair_spaces: int, fields: Sequ
             )
 
 
-def check_sellable(status: str, starts_at: datetime, now: datetime) -> None:
-    """Seats are held only for a screening on sale (or sold out: a seat may have come back) that
-    has not started."""
-    if status == "cancelled":
-        raise Conflict("the screening is cancelled", reason="screening cancelled")
-    if status == "scheduled":
-        raise Conflict("the screening is not on sale yet", reason="not on sale")
-    if starts_at <= now:
-        raise Conflict("the screening has started: sales are closed", reason="sales closed")
+class SeatsAsked(msgspec.Struct, frozen=True):
+    """A hold request, decided: the seats named, or best available (`count`, `together` when
+    only seats side by side will do)."""
+
+    seats: list[Seat] | None = None
+    count: int | None = None
+    together: bool = False
 
 
-class Block(msgspec.Struct, frozen=True):
-    """Seats side by side in one row, with running sums of their x and y."""
-
-    row_number: int
-    seats: list[Seat]
-    xs: list[float]  # xs[k] = sum of x of seats[:k]
-    ys: list[float]
-    special: bool  # it has wheelchair spaces or companion seats
-    flat: bool  # its seats share one y
-
-
-class SeatLayout(msgspec.Struct, frozen=True):
-    """What best available needs of a seat map that never changes: each row cut into blocks of
-    seats side by side (a missing position or an aisle cuts it), and the focal point. Made once
-    per auditorium by `seat_layout` (the store caches it with the seat map)."""
-
-    blocks: list[Block]
-    focal: tuple[float, float]
-
-
-def focal_point(seats: Sequence[Seat]) -> tuple[float, float]:
-    """The centre of the auditorium's seats, the point best-available seats gather around."""
-    xs = [seat.x for seat in seats]
-    ys = [seat.y for seat in seats]
-    return (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+def seats_asked(data: HoldIn, by_label: Mapping[str, Seat], max_seats: int) -> SeatsAsked:
+    """Seats or a count, never both; within the size of a hold; wheelchair spaces only as
+    declared (a count's are chosen to match)."""
+    if data.seats and data.count is not None:
+        raise InvalidInput("give seats or a count, not both", field="count", reason="with seats")
+    if data.seats:
+        check_hold_size(len(data.seats), max_seats, "seats")
+        chosen = resolve_seats(data.seats, by_label, "seats")
+        check_seat_kinds(
+            chosen, data.wheelchair_spaces, [f"seats[{i}]" for i in range(len(chosen))]
+        )
+        return SeatsAsked(seats=chosen)
+    if data.count is None:
+        raise InvalidInput("give the seats to hold, or a count", field="seats", reason="missing")
+    check_hold_size(data.count, max_seats, "count")
+    if data.wheelchair_spaces > data.count:
+        raise InvalidInput(
+            "more wheelchair spaces than seats", field="wheelchair_spaces", reason="more than count"
+        )
+    return SeatsAsked(count=data.count, together=data.together == "required")
 
 
-def _block(row_number: int, seats: list[Seat]) -> Block:
-    return Block(
-        row_number=row_number,
-        seats=seats,
-        xs=[0.0, *itertools.accumulate(seat.x for seat in seats)],
-        ys=[0.0, *itertools.accumulate(seat.y for seat in seats)],
-        special=any(seat.kind in (WHEELCHAIR, COMPANION) for seat in seats),
-        flat=len({seat.y for seat in seats}) == 1,
+def changed_seats(
+    held: Sequence[Seat],
+    adds: Sequence[Seat],
+    removes: Sequence[Seat],
+    wheelchair_spaces: int,
+    max_seats: int,
+) -> list[Seat]:
+    """The hold's seats after adding and removing (kept in order, then the added): only seats
+    in the hold are removed, only seats not in it added, never both at once, within the size of
+    a hold and the seat-kind rules."""
+    if not adds and not removes:
+        raise InvalidInput("nothing to change", field="add", reason="add or remove seats")
+    current = {seat.id for seat in held}
+    removing = {seat.id for seat in removes}
+    for index, seat in enumerate(removes):
+        if seat.id not in current:
+            raise InvalidInput(
+                f"seat {seat.label} is not in this hold",
+                field=f"remove[{index}]",
+                reason="not in the hold",
+            )
+    for index, seat in enumerate(adds):
+        if seat.id in current:
+            raise InvalidInput(
+                f"seat {seat.label} is already in this hold",
+                field=f"add[{index}]",
+                reason="already held",
+            )
+        if seat.id in removing:
+            raise InvalidInput(
+                f"seat {seat.label} is both added and removed",
+                field=f"add[{index}]",
+                reason="also removed",
+            )
+    kept = [seat for seat in held if seat.id not in removing]
+    seats = kept + list(adds)
+    check_hold_size(len(seats), max_seats, "add")
+    check_seat_kinds(
+        seats, wheelchair_spaces, ["remove"] * len(kept) + [f"add[{i}]" for i in range(len(adds))]
     )
+    return seats
 
 
-def seat_layout(seats: Sequence[Seat]) -> SeatLayout:
-    """Cut each row into blocks: an aisle is a gap in x wider than one and a half times the
-    row's narrowest gap."""
-    rows: dict[int, list[Seat]] = defaultdict(list)
-    for seat in seats:
-        rows[seat.row_number].append(seat)
-    blocks: list[Block] = []
-    for row_number in sorted(rows):
-        row = sorted(rows[row_number], key=lambda s: s.position)
-        gaps = [b.x - a.x for a, b in itertools.pairwise(row) if b.x > a.x]
-        widest = (min(gaps) if gaps else 1.0) * 1.5
-        block = [row[0]]
-        for previous, seat in itertools.pairwise(row):
-            if seat.position == previous.position + 1 and seat.x - previous.x <= widest:
-                block.append(seat)
-            else:
-                blocks.append(_block(row_number, block))
-                block = [seat]
-        blocks.append(_block(row_number, block))
-    return SeatLayout(blocks=blocks, focal=focal_point(seats) if seats else (0.0, 0.0))
-
-
-def _runs(block: Block, unavailable: set[UUID]) -> Iterator[tuple[int, int]]:
-    """The runs of free seats of a block, as index ranges [i, j)."""
-    i = 0
-    for k, seat in enumerate(block.seats):
-        if seat.id in unavailable:
-            if k > i:
-                yield i, k
-            i = k + 1
-    if len(block.seats) > i:
-        yield i, len(block.seats)
-
-
-def _kinds_fit(window: Sequence[Seat], wheelchair_spaces: int) -> bool:
-    chairs = [seat for seat in window if seat.kind == WHEELCHAIR]
-    if len(chairs) != wheelchair_spaces:
-        return False
-    return all(
-        seat.kind != COMPANION or any(n.kind == WHEELCHAIR for n in _neighbours(seat, chairs))
-        for seat in window
-    )
-
-
-Key = tuple[float, int, int]  # distance from the focal point, row, first position
-Window = tuple[Key, Block, int]  # key, block, index of the window's first seat in the block
-
-
-def _key(block: Block, start: int, count: int, focal: tuple[float, float]) -> Key:
-    cx = (block.xs[start + count] - block.xs[start]) / count
-    cy = (block.ys[start + count] - block.ys[start]) / count
-    distance = (cx - focal[0]) ** 2 + (cy - focal[1]) ** 2
-    return distance, block.row_number, block.seats[start].position
-
-
-def _allowed(block: Block, i: int, j: int, start: int, count: int, wheelchair_spaces: int) -> bool:
-    """Whether the window of `count` seats from `start` in the free run [i, j) may be held."""
-    if start - i == 1 or j - start - count == 1:
-        return False  # it would leave a single empty seat
-    if block.special or wheelchair_spaces:
-        return _kinds_fit(block.seats[start : start + count], wheelchair_spaces)
-    return True
-
-
-def _windows(
-    layout: SeatLayout, unavailable: set[UUID], count: int, wheelchair_spaces: int, every: bool
-) -> Iterator[Window]:
-    """Windows best_available may choose: every one when `every`, else the best of each run
-    (found by bisection where nothing but the distance tells the windows of a run apart)."""
-    for block in layout.blocks:
-        xs = block.xs
-        for i, j in _runs(block, unavailable):
-            if j - i < count:
-                continue
-            starts = range(i, j - count + 1)
-            if not (every or block.special or wheelchair_spaces or not block.flat):
-                # Window centres grow with the start: only those beside the focus can win.
-                middle = bisect.bisect_left(
-                    starts, layout.focal[0] * count, key=lambda s: xs[s + count] - xs[s]
-                )
-                starts = range(max(i, i + middle - 3), min(j - count, i + middle + 2) + 1)
-            found = [
-                (_key(block, start, count, layout.focal), block, start)
-                for start in starts
-                if _allowed(block, i, j, start, count, wheelchair_spaces)
-            ]
-            if every:
-                yield from found
-            elif found:
-                yield min(found, key=lambda item: item[0])
-
-
-def best_available(
-    seats: Sequence[Seat] | SeatLayout,
-    unavailable: set[UUID],
-    count: int,
+def claim_refused(
+    outcome: str,
+    *,
+    count: int | None = None,
     wheelchair_spaces: int = 0,
-    rank: int = 0,
-) -> list[Seat] | None:
-    """`count` seats side by side in one row, closest to the centre, leaving no single empty
-    seat beside them, with exactly `wheelchair_spaces` wheelchair spaces (and companion seats
-    only beside those); None when no such seats are free. `rank` > 0 picks the rank-th best
-    instead (or the last there is): a retry after losing the best seats to a concurrent hold
-    spreads out rather than racing everyone else for the next best."""
-    if count < 1:
-        return None
-    layout = seats if isinstance(seats, SeatLayout) else seat_layout(seats)
-    windows = _windows(layout, unavailable, count, wheelchair_spaces, every=rank > 0)
-    if rank == 0:
-        chosen = min(windows, key=lambda item: item[0], default=None)
-    else:
-        ranked = heapq.nsmallest(rank + 1, windows, key=lambda item: item[0])
-        chosen = ranked[-1] if ranked else None
-    if chosen is None:
-        return None
-    _, block, start = chosen
-    return block.seats[start : start + count]
+    on_sale_at: datetime | None = None,
+    live_holds: int | None = None,
+    held_seats: int | None = None,
+    max_held_seats: int = 0,
+    what: str = "screening",
+) -> UsherError:
+    """The answer to a claim box_office_claim refused, by its reason."""
+    if outcome == "no screening":
+        return NotFound(f"no {what}")
+    if outcome == "screening cancelled":
+        return Conflict("the screening is cancelled", reason=outcome)
+    if outcome == "not on sale":
+        if on_sale_at is None:
+            return Conflict("the screening is not on sale yet", reason=outcome)
+        return Conflict(
+            f"the screening goes on sale at {on_sale_at.isoformat()}",
+            reason=outcome,
+            on_sale_at=on_sale_at.isoformat(),
+        )
+    if outcome == "sales closed":
+        return Conflict("the screening has started: sales are closed", reason=outcome)
+    if outcome == "too many holds":
+        return Conflict(
+            f"this client has {live_holds} live holds, the most allowed: confirm or release one",
+            reason="too many live holds",
+        )
+    if outcome == "too many seats":
+        return Conflict(
+            f"this client holds {held_seats} seats of this screening; at most {max_held_seats} "
+            "may be held at once: confirm or release a hold",
+            reason="too many seats held",
+            held_seats=held_seats,
+            limit=max_held_seats,
+        )
+    if outcome == "no seats together":
+        need = f" with {wheelchair_spaces} wheelchair spaces" if wheelchair_spaces else ""
+        return Conflict(f"no {count} seats together are available{need}", reason=outcome)
+    if outcome == "not enough seats":
+        return Conflict(f"fewer than {count} seats are free", reason=outcome)
+    if outcome == "hold time changed":
+        return Conflict("the venue's hold time changed just now: try again", reason="try again")
+    raise ValueError(f"not a refusal: {outcome}")
+
+
+def seats_held(
+    event_id: UUID,
+    now: datetime,
+    venue_id: UUID,
+    hold_id: UUID,
+    screening_id: UUID,
+    seats: Sequence[Seat],
+    expires_at: datetime,
+    client_id: str,
+) -> SeatsHeld:
+    """The event of a new hold (best available's seats are filled in by the database, which
+    chooses them)."""
+    return SeatsHeld(
+        id=event_id,
+        occurred_at=now,
+        venue_id=venue_id,
+        hold_id=hold_id,
+        screening_id=screening_id,
+        seat_ids=[seat.id for seat in seats],
+        seat_labels=[seat.label for seat in seats],
+        expires_at=expires_at,
+        client_id=client_id,
+    )
+
+
+def hold_changed(
+    event_id: UUID,
+    now: datetime,
+    venue_id: UUID,
+    hold_id: UUID,
+    screening_id: UUID,
+    adds: Sequence[Seat],
+    removes: Sequence[Seat],
+    seats: Sequence[Seat],
+) -> HoldChanged:
+    return HoldChanged(
+        id=event_id,
+        occurred_at=now,
+        venue_id=venue_id,
+        hold_id=hold_id,
+        screening_id=screening_id,
+        added=[seat.label for seat in adds],
+        removed=[seat.label for seat in removes],
+        seat_ids=[seat.id for seat in seats],
+        seat_labels=[seat.label for seat in seats],
+    )
 
 
 def hold_times(
@@ -372,9 +375,12 @@ def count_statuses(total: int, statuses: Mapping[UUID, SeatStatus]) -> dict[str,
     }
 
 
-def sale_status_after(status: SaleStatus, any_free: bool) -> SaleStatus | None:
-    """The screening's new sale status, or None when it stays: sold out when no seat is free,
-    back on sale when one is. Other statuses never flip."""
+def sale_status_after(status: SaleStatus, any_free: bool, due: bool = False) -> SaleStatus | None:
+    """The screening's new sale status, or None when it stays: on sale when it was scheduled
+    and its on_sale_at has come (`due`); sold out when no seat is free, back on sale when one
+    is. Other statuses never flip."""
+    if status == "scheduled" and due:
+        return "on_sale"
     if status == "on_sale" and not any_free:
         return "sold_out"
     if status == "sold_out" and any_free:

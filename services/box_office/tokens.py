@@ -7,19 +7,33 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from uuid import UUID
 
 import msgspec
 
-from schemas.box_office import ConfirmIn
+from schemas.box_office import ConfirmIn, HoldIn
 from services.box_office.rules import REFERENCE_LENGTH, booking_reference
 from services.idempotency import request_digest
 from services.ids import derived_secret, token
 
 _PATRON = b"usher booking secret v1"
+_HOLD = "usher hold token v1"
 
 
 def new_hold_token() -> str:
     return token(24)
+
+
+def hold_token_for(secret: str, client_id: str, idempotency_key: str) -> str:
+    """The hold token of a hold made with an Idempotency-Key: derived from the key, the client
+    and the server's secret, so that a retry answers the same token, though only its SHA-256
+    is stored, and no one without the server's secret can work it out from the key."""
+    return derived_secret(secret, f"{_HOLD}\x00{client_id}\x00{idempotency_key}".encode())
+
+
+def hold_digest(screening_id: UUID, data: HoldIn) -> bytes:
+    """A hold request as an Idempotency-Key compares it: the screening and the body."""
+    return request_digest([str(screening_id), data])
 
 
 def digest(secret: str) -> bytes:

@@ -29,7 +29,7 @@ from schemas.catalog import (
 from schemas.common import REF_PATTERN, Page
 from services.catalog import service, store
 from services.catalog.rules import coming_friday
-from services.errors import InvalidInput
+from services.errors import InvalidParameter
 from services.openapi import problems
 from services.staff.auth import PUBLIC, StaffRequest, manager_only
 from services.state import READ_CONN, Db
@@ -62,8 +62,11 @@ def _version(if_match: str | None) -> int | None:
     try:
         return int(if_match.strip().removeprefix("W/").strip('"'))
     except ValueError as exc:
-        raise InvalidInput(
-            "If-Match must be an ETag this API gave out", field="If-Match", reason="unknown ETag"
+        raise InvalidParameter(
+            "If-Match must be an ETag this API gave out",
+            field="If-Match",
+            reason="unknown ETag",
+            source="header",
         ) from exc
 
 
@@ -154,7 +157,7 @@ async def list_screenings(
     limit: Limit = 50,
 ) -> Page[Screening]:
     if from_date and to_date and to_date < from_date:
-        raise InvalidInput("`to` is before `from`", field="to", reason="before from")
+        raise InvalidParameter("`to` is before `from`", field="to", reason="before from")
     where = store.ScreeningFilter(
         from_date=from_date,
         to_date=to_date,

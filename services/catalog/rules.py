@@ -8,12 +8,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from schemas.catalog import SeatIn, Subtitles
 from services.errors import InvalidInput
 
+# A screening starts within these years: wide enough for any programme and its archive, narrow
+# enough that its end, its local time and PostgreSQL's timestamps all exist (year 1 has no
+# local time west of UTC; year 9999 has no end).
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+
 
 def screening_span(
     starts_at: datetime, runtime_minutes: int, trailer_minutes: int, cleaning_minutes: int
 ) -> tuple[datetime, datetime]:
     """(ends_at, occupied_until): the film ends after trailers and runtime; the auditorium is
-    free again after its cleaning time."""
+    free again after its cleaning time. A start outside FIRST_YEAR..LAST_YEAR is refused."""
+    if not FIRST_YEAR <= starts_at.year <= LAST_YEAR:  # as sent: converting may overflow
+        raise InvalidInput(
+            f"a screening starts between {FIRST_YEAR} and {LAST_YEAR}",
+            field="starts_at",
+            reason="out of range",
+        )
     ends_at = starts_at + timedelta(minutes=trailer_minutes + runtime_minutes)
     return ends_at, ends_at + timedelta(minutes=cleaning_minutes)
 

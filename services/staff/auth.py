@@ -1,7 +1,9 @@
 """Staff authentication: JWT bearer tokens (HS256) signed with USHER_SECRET_KEY, and role guards.
 
-Every route needs a staff token unless its handler sets `opt={"exclude_from_auth": True}`
-(see `PUBLIC`): public reads and patron actions, which carry their own secrets, do.
+Every route needs a staff token unless its handler (or its router) sets
+`opt={"exclude_from_auth": True}` (see `PUBLIC`): public reads and patron actions, which carry
+their own secrets, do, and so do the API docs (services/openapi.py). No path is excluded by
+pattern: a pattern also matches the paths it was not meant for (`/v1/films/schemata`).
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ def jwt_auth(settings: Settings) -> JWTAuth[StaffMember, Token]:
         retrieve_user_handler=_staff_from_token,
         token_secret=settings.auth.secret,
         default_token_expiration=timedelta(minutes=settings.auth.token_minutes),
-        exclude=["/schema", "/healthz"],
     )
 
 

@@ -20,19 +20,19 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Router, get
-from litestar.datastructures import CacheControlHeader, ResponseHeader, State
+from litestar.datastructures import ResponseHeader, State
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import File, Stream
-from litestar.static_files import create_static_files_router
 
 from schemas.dashboard import Board, LiveHolds, Programme
-from services.errors import InvalidInput
+from services.errors import InvalidParameter
 from services.openapi import problems
 from services.settings import Settings
 from services.shutdown import Shutdown
 from services.staff import feed, read_models, rules
 from services.staff.auth import PUBLIC, staff_only
 from services.state import AppSettings, Db, RedisClient
+from services.static import static_router
 
 STATIC = Path(__file__).resolve().parent / "static"
 STAFF: dict[str, Any] = {
@@ -89,6 +89,22 @@ async def staff_page() -> File:
 
 
 @get(
+    ["/staff/door", "/staff/door/"],
+    opt=PUBLIC,
+    include_in_schema=False,
+    summary="The door page: scan tickets, online or offline (docs/door.md)",
+)
+async def door_page() -> File:
+    return File(
+        STATIC / "door.html",
+        content_disposition_type="inline",
+        filename="door.html",
+        media_type="text/html",
+        headers=PAGE_HEADERS,
+    )
+
+
+@get(
     "/v1/staff/events",
     summary="The live feed of events (Server-Sent Events), resumable with Last-Event-ID",
     description=FEED_DESCRIPTION,
@@ -115,8 +131,11 @@ async def staff_events(
         try:
             after = rules.parse_stream_id(last_event_id)
         except ValueError as exc:
-            raise InvalidInput(
-                "Last-Event-ID is not a stream id", field="Last-Event-ID", reason="not a stream id"
+            raise InvalidParameter(
+                "Last-Event-ID is not a stream id",
+                field="Last-Event-ID",
+                reason="not a stream id",
+                source="header",
             ) from exc
     wanted = rules.FeedFilter(venue_id=venue, screening_id=screening)
     return Stream(
@@ -181,16 +200,11 @@ async def staff_live_holds(conn: Db, screening_id: FromPath[UUID]) -> LiveHolds:
 # CONNECT (issue 6): GET /v1/staff/emails?status=failed (read_models.failed_emails) and the
 # resend action (the emails part's own staff route).
 
-ASSETS: Router = create_static_files_router(
-    path="/staff/assets",
-    directories=[STATIC / "assets"],
-    opt=PUBLIC,
-    name="staff-assets",
-    cache_control=CacheControlHeader(no_cache=True),
-)
+ASSETS: Router = static_router("/staff/assets", STATIC / "assets", name="staff-assets")
 
 DASHBOARD_ROUTES: list[Any] = [
     staff_page,
+    door_page,
     ASSETS,
     staff_events,
     staff_programme,

@@ -34,7 +34,9 @@ _LINES = f"""
            (SELECT count(*) FROM seat st WHERE st.auditorium_id = s.auditorium_id) AS seats,
            count(c.seat_id) FILTER (WHERE c.kind = 'hold') AS held,
            count(c.seat_id) FILTER (WHERE c.kind = 'booking') AS booked,
-           count(c.seat_id) FILTER (WHERE c.kind = 'block') AS blocked
+           count(c.seat_id) FILTER (WHERE c.kind = 'block') AS blocked,
+           (SELECT count(*) FROM admission ad
+            WHERE ad.screening_id = s.id AND ad.undone_at IS NULL) AS admitted
     FROM screening s
     JOIN film f ON f.id = s.film_id
     JOIN venue v ON v.id = s.venue_id
@@ -88,6 +90,7 @@ def _line(row: asyncpg.Record) -> ScreeningLine:
         status=row["status"],
         seats=row["seats"],
         counts=rules.occupancy(row["seats"], row["held"], row["booked"], row["blocked"]),
+        admitted=row["admitted"],
     )
 
 

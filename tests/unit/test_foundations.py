@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.events import FilmPublished, decode_event, decode_head, encode_event
-from services.errors import InvalidInput
+from services.errors import InvalidParameter
 from services.ids import uuid7
 from services.pagination import decode_cursor, encode_cursor
 
@@ -30,9 +30,11 @@ def test_cursor_round_trip(at, key):
 @pytest.mark.parametrize(
     "cursor", ["", "%%%", "bm90IGpzb24", encode_cursor(1, 2, 3), encode_cursor("x", "y")]
 )
-def test_a_tampered_cursor_is_invalid_input(cursor):
-    with pytest.raises(InvalidInput):
+def test_a_tampered_cursor_is_a_bad_query_parameter(cursor):
+    with pytest.raises(InvalidParameter) as refused:
         decode_cursor(cursor, (datetime, UUID))
+    assert refused.value.status == 400
+    assert refused.value.extra["errors"][0]["source"] == "query"
 
 
 def test_events_round_trip_and_carry_their_aggregate():

@@ -15,22 +15,27 @@ import jinja2
 import msgspec
 
 from services import ticket_codes
+from services.door import codes as door_codes
+from services.door.rules import number_tickets
 from services.settings import Settings
 from workers.emails import mime
 from workers.emails.attachments import calendar, qr_png
 from workers.emails.kinds import KINDS
-from workers.emails.letters import MailContext
+from workers.emails.letters import BookingFacts, MailContext
 from workers.emails.present import FILTERS, accessibility
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 class Ticket(msgspec.Struct, frozen=True):
+    """A code to scan at the door: a booking's (the whole party), or one seat's (`seat`)."""
+
     reference: str
     code: str
     cid: str
     png: bytes
     width: int
+    seat: str = ""
 
 
 class Rendered(msgspec.Struct, frozen=True):
@@ -77,6 +82,7 @@ def render(kind: str, context: MailContext, settings: Settings) -> Rendered:
     spec = KINDS[kind]
     screening = context.screening
     tickets = []
+    seat_tickets: dict[str, list[Ticket]] = {}
     signing_key = settings.auth.ticket_keys[0]
     if spec.tickets:
         for booking in context.bookings_of():
@@ -85,11 +91,14 @@ def render(kind: str, context: MailContext, settings: Settings) -> Rendered:
             tickets.append(
                 Ticket(booking.reference, code, f"ticket-{booking.reference}", png, width)
             )
+            seat_tickets[booking.reference] = _seat_tickets(settings, booking)
+            tickets += seat_tickets[booking.reference]
     values: dict[str, Any] = {field: getattr(context, field) for field in context.__struct_fields__}
     subject = " ".join(_subject(spec.subject).render(values).split())
     values.update(
         subject=subject,
-        tickets={ticket.reference: ticket for ticket in tickets},
+        tickets={ticket.reference: ticket for ticket in tickets if not ticket.seat},
+        seat_tickets=seat_tickets,
         access=accessibility(
             screening.audio_languages,
             screening.subtitle_language,
@@ -107,6 +116,22 @@ def render(kind: str, context: MailContext, settings: Settings) -> Rendered:
     if spec.calendar and context.bookings_of():  # a patron with a device only has no entry
         ics = calendar(context, spec.calendar, settings.mail.sender_domain)
     return Rendered(subject, text, html, tickets, ics, spec.calendar)
+
+
+def _seat_tickets(settings: Settings, booking: BookingFacts) -> list[Ticket]:
+    """One signed code per seat (services/door/codes.py), in ticket-number order; none while
+    no door signing key is set."""
+    keys = door_codes.keyring(settings.door.signing_keys)
+    numbers = number_tickets(seat.label for seat in booking.seats)
+    made = []
+    for label, number in sorted(numbers.items(), key=lambda item: item[1]):
+        code = door_codes.sign(keys, booking.booking_id, number)
+        if code is None:
+            return []
+        png, width = qr_png(code)
+        cid = f"ticket-{booking.reference}-{number}"
+        made.append(Ticket(booking.reference, code, cid, png, width, seat=label))
+    return made
 
 
 def compose(

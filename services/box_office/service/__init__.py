@@ -15,6 +15,7 @@ from services.box_office.service._holds import (
     get_hold,
     make_hold,
     release_hold,
+    request_hold,
     sweep_expired_holds,
 )
 from services.box_office.service._sales import (
@@ -43,6 +44,7 @@ __all__ = [
     "make_hold",
     "read_seat_map",
     "release_hold",
+    "request_hold",
     "settle_sale_status",
     "sweep_expired_holds",
     "unblock_seats",

@@ -10,7 +10,13 @@ import asyncpg
 import msgspec
 
 from schemas.box_office import BookedSeat, Booking, HeldSeat, Hold, Patron
-from schemas.events import Event, HoldExpired, ScreeningBackOnSale, ScreeningSoldOut
+from schemas.events import (
+    Event,
+    HoldExpired,
+    ScreeningBackOnSale,
+    ScreeningSoldOut,
+    ScreeningWentOnSale,
+)
 from schemas.staff import StaffMember
 from services.box_office import rules, store, tokens
 from services.errors import Conflict, NotAllowed, NotAuthenticated
@@ -42,6 +48,7 @@ def hold_view(
     settings: BoxOfficeSettings,
     now: datetime,
     token: str | None = None,
+    placement: str | None = None,
 ) -> Hold:
     status = "expired" if hold.status == "live" and hold.expires_at <= now else hold.status
     return Hold(
@@ -56,6 +63,7 @@ def hold_view(
         extensions=hold.extensions,
         extensions_left=max(0, settings.max_extensions - hold.extensions),
         token=token,
+        placement=placement,
     )
 
 
@@ -116,16 +124,24 @@ async def settle_sale_status(conn: asyncpg.Connection, screening_id: UUID, now: 
     whoever flips checks again after its own commit."""
     for _ in range(5):
         seating = await seating_for(conn, screening_id)
-        status, free = await store.sale_state(conn, screening_id, seating, now)
-        new = rules.sale_status_after(status, free)
+        status, free, due = await store.sale_state(conn, screening_id, seating, now)
+        new = rules.sale_status_after(status, free, due)
         if new is None:
             return
         async with conn.transaction():
             flipped = await store.set_sale_status(conn, screening_id, now, status, new)
             if flipped is not None:
-                venue_id, free_now = flipped
-                event = (
-                    ScreeningSoldOut(
+                venue_id, free_now, on_sale_at = flipped
+                event: Event = (
+                    ScreeningWentOnSale(
+                        id=uuid7(),
+                        occurred_at=now,
+                        venue_id=venue_id,
+                        screening_id=screening_id,
+                        on_sale_at=on_sale_at or now,
+                    )
+                    if status == "scheduled"
+                    else ScreeningSoldOut(
                         id=uuid7(), occurred_at=now, venue_id=venue_id, screening_id=screening_id
                     )
                     if new == "sold_out"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import random
 from datetime import datetime
-from itertools import groupby
 from uuid import UUID
 
 import asyncpg
 
 from schemas.box_office import Hold, HoldChangeIn, HoldIn
-from schemas.catalog import Seat
-from schemas.events import HoldChanged, HoldExtended, HoldReleased, SeatsHeld
+from schemas.events import HoldExtended, HoldReleased
+from services import idempotency
 from services.box_office import rules, store, tokens
 from services.box_office.service._common import (
     Caller,
@@ -22,22 +20,13 @@ from services.box_office.service._common import (
     settle_sale_status,
     taken_conflict,
 )
-from services.errors import Conflict, Gone, InvalidInput, NotFound
+from services.errors import Conflict, Gone, NotFound
 from services.ids import uuid7
 from services.outbox import event_row, record_event, record_events
 from services.settings import BoxOfficeSettings
 from services.staff.store import record_action
 
 HOLD_TOKEN = ("hold token", "X-Hold-Token")
-BEST_AVAILABLE_ATTEMPTS = 4
-
-
-class _Taken(Exception):
-    """Some seats were claimed by someone else first, and nothing was held."""
-
-    def __init__(self, seat_ids: list[UUID]) -> None:
-        super().__init__("taken")
-        self.seat_ids = seat_ids
 
 
 async def make_hold(
@@ -48,127 +37,115 @@ async def make_hold(
     settings: BoxOfficeSettings,
     now: datetime,
 ) -> Hold:
-    """Hold the seats asked for (or the best available), all or nothing; the answer carries the
-    hold token, sent this once."""
-    place = await store.place_of(conn, screening_id)
-    seating = await store.seating_of(conn, place.auditorium_id)
-    chosen: list[Seat] | None = None
-    if data.seats and data.count is not None:
-        raise InvalidInput("give seats or a count, not both", field="count", reason="with seats")
-    if data.seats:
-        rules.check_hold_size(len(data.seats), settings.max_seats_per_hold, "seats")
-        chosen = rules.resolve_seats(data.seats, seating.by_label, "seats")
-        names = [f"seats[{i}]" for i in range(len(chosen))]
-        rules.check_seat_kinds(chosen, data.wheelchair_spaces, names)
-    elif data.count is not None:
-        rules.check_hold_size(data.count, settings.max_seats_per_hold, "count")
-        if data.wheelchair_spaces > data.count:
-            raise InvalidInput(
-                "more wheelchair spaces than seats",
-                field="wheelchair_spaces",
-                reason="more than count",
-            )
-    else:
-        raise InvalidInput("give the seats to hold, or a count", field="seats", reason="missing")
-    token = tokens.new_hold_token()
-    attempts = 1 if chosen is not None else BEST_AVAILABLE_ATTEMPTS
-    for attempt in range(attempts):
-        seats = chosen
-        if seats is None:
-            assert data.count is not None
-            _, claims = await store.live_claims(conn, screening_id, now)
-            if len(claims) >= len(seating.seats):
-                raise Conflict("no seat is free", reason="no seats together")
-            rank = random.randrange(4 * attempt) if attempt else 0
-            seats = rules.best_available(
-                seating.layout, set(claims), data.count, data.wheelchair_spaces, rank
-            )
-            if seats is None:
-                raise Conflict(
-                    f"no {data.count} seats together are available"
-                    + (
-                        f" with {data.wheelchair_spaces} wheelchair spaces"
-                        if data.wheelchair_spaces
-                        else ""
-                    ),
-                    reason="no seats together",
-                )
-        try:
-            hold = await _hold_seats(
-                conn, place, seating, seats, data.wheelchair_spaces, client_id, token, settings, now
-            )
-        except _Taken as taken:
-            if attempt == attempts - 1:
-                raise taken_conflict(seating, taken.seat_ids) from None
-            continue
-        break
-    await settle_sale_status(conn, screening_id, now)
-    return hold_view(hold, seating, settings, now, token=token)
+    """A new hold (request_hold without an Idempotency-Key)."""
+    hold, _ = await request_hold(conn, screening_id, data, client_id, settings, now)
+    return hold
 
 
-async def _hold_seats(
+async def request_hold(
     conn: asyncpg.Connection,
-    place: store.Place,
-    seating: store.Seating,
-    seats: list[Seat],
-    wheelchair_spaces: int,
+    screening_id: UUID,
+    data: HoldIn,
     client_id: str,
-    token: str,
     settings: BoxOfficeSettings,
     now: datetime,
-) -> store.HoldRow:
-    """One statement (store.make_hold): the hold, its claims and SeatsHeld, or nothing."""
-    seat_ids = [seat.id for seat in seats]
+    idempotency_key: str | None = None,
+    secret: str = "",
+) -> tuple[Hold, bool]:
+    """Hold the seats asked for (or the best available), all or nothing, in one statement
+    (store.claim); the answer carries the hold token. With an Idempotency-Key, the token is
+    derived from it (and `secret`, the server's): a retry of the same request by the same
+    client answers the hold the first one made, token included (True: replayed)."""
+    place = await store.place_of(conn, screening_id)
+    seating = await store.seating_of(conn, place.auditorium_id)
+    asked = rules.seats_asked(data, seating.by_label, settings.max_seats_per_hold)
+    request_hash = None
+    if idempotency_key is None:
+        token = tokens.new_hold_token()
+    else:
+        token = tokens.hold_token_for(secret, client_id, idempotency_key)
+        request_hash = tokens.hold_digest(screening_id, data)
     for fresh in (False, True):  # the venue's hold time as last read, then read again
         hold_minutes = await store.hold_minutes_of(conn, place.venue_id, fresh=fresh)
         expires_at, latest_expiry = rules.hold_times(now, hold_minutes, settings.max_hold_minutes)
-        hold = store.HoldRow(
-            id=uuid7(),
-            screening_id=place.screening_id,
-            venue_id=place.venue_id,
-            token_hash=tokens.digest(token),
-            client_id=client_id,
-            status="live",
-            seat_ids=seat_ids,
-            wheelchair_spaces=wheelchair_spaces,
-            created_at=now,
-            expires_at=expires_at,
-            latest_expiry=latest_expiry,
-            extensions=0,
-            version=1,
-            ended_at=None,
+        hold_id = uuid7()
+        event = rules.seats_held(
+            uuid7(),
+            now,
+            place.venue_id,
+            hold_id,
+            screening_id,
+            asked.seats or [],
+            expires_at,
+            client_id,
         )
-        event = SeatsHeld(
-            id=uuid7(),
-            occurred_at=now,
-            venue_id=place.venue_id,
-            hold_id=hold.id,
-            screening_id=place.screening_id,
-            seat_ids=seat_ids,
-            seat_labels=[seat.label for seat in seats],
-            expires_at=expires_at,
-            client_id=client_id,
+        claimed = await store.claim(
+            conn,
+            store.ClaimIn(
+                kind="hold",
+                screening_id=screening_id,
+                now=now,
+                hold_id=hold_id,
+                client_id=client_id,
+                seat_ids=[seat.id for seat in asked.seats] if asked.seats else None,
+                count=asked.count,
+                wheelchair_spaces=data.wheelchair_spaces,
+                together=asked.together,
+                expires_at=expires_at,
+                max_live_holds=settings.max_live_holds_per_client,
+                max_held_seats=settings.max_held_seats_per_screening,
+                token_hash=tokens.digest(token),
+                latest_expiry=latest_expiry,
+                hold_minutes=hold_minutes,
+                event_row=event_row(event),
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            ),
         )
-        made = await store.make_hold(
-            conn, hold, hold_minutes, settings.max_live_holds_per_client, event_row(event)
-        )
-        if made.outcome != "hold time changed":
+        if claimed.outcome != "hold time changed":
             break
-    if made.outcome == "held":
-        return hold
-    if made.outcome == "seats taken":
-        raise _Taken(made.taken)
-    if made.outcome == "too many holds":
-        raise Conflict(
-            f"this client has {made.live_holds} live holds, the most allowed: "
-            "confirm or release one",
-            reason="too many live holds",
-        )
-    if made.outcome == "hold time changed":
-        raise Conflict("the venue's hold time changed just now: try again", reason="try again")
-    if made.outcome == "not sellable" and made.sale_status and made.starts_at:
-        rules.check_sellable(made.sale_status, made.starts_at, now)
-    raise NotFound(f"no screening {place.screening_id}")
+    if claimed.outcome == "replayed":
+        assert claimed.replay_of is not None
+        idempotency.check_same_request(claimed.replay_hash or b"", request_hash or b"")
+        first = await store.get_hold(conn, claimed.replay_of)
+        return hold_view(first, seating, settings, now, token=token), True
+    if claimed.outcome == "seats taken":
+        raise taken_conflict(seating, claimed.taken)
+    if claimed.outcome != "held":
+        raise _refused(claimed, asked.count, data.wheelchair_spaces, settings)
+    assert claimed.seat_ids is not None
+    hold = store.HoldRow(
+        id=hold_id,
+        screening_id=screening_id,
+        venue_id=place.venue_id,
+        token_hash=tokens.digest(token),
+        client_id=client_id,
+        status="live",
+        seat_ids=claimed.seat_ids,
+        wheelchair_spaces=data.wheelchair_spaces,
+        created_at=now,
+        expires_at=expires_at,
+        latest_expiry=latest_expiry,
+        extensions=0,
+        version=1,
+        ended_at=None,
+    )
+    await settle_sale_status(conn, screening_id, now)
+    return hold_view(hold, seating, settings, now, token=token, placement=claimed.how), False
+
+
+def _refused(
+    claimed: store.Claimed, count: int | None, wheelchair_spaces: int, settings: BoxOfficeSettings
+) -> Exception:
+    return rules.claim_refused(
+        claimed.outcome,
+        count=count,
+        wheelchair_spaces=wheelchair_spaces,
+        on_sale_at=claimed.on_sale_at,
+        live_holds=claimed.live_holds,
+        held_seats=claimed.held_seats,
+        max_held_seats=settings.max_held_seats_per_screening,
+    )
 
 
 async def _live_hold(
@@ -207,72 +184,48 @@ async def change_hold(
     settings: BoxOfficeSettings,
     now: datetime,
 ) -> Hold:
-    """Add and remove seats, all or nothing; the hold keeps its expiry time."""
-    if not data.add and not data.remove:
-        raise InvalidInput("nothing to change", field="add", reason="add or remove seats")
+    """Add and remove seats, all or nothing; the hold keeps its expiry time. Added seats are
+    claimed by store.claim, like a new hold's (the screening still sells, the client's cap)."""
     authorize(caller, (await store.get_hold(conn, hold_id)).token_hash, *HOLD_TOKEN)
     async with conn.transaction():
         hold = await _live_hold(conn, hold_id, caller, now)
         seating = await seating_for(conn, hold.screening_id)
         adds = rules.resolve_seats(data.add, seating.by_label, "add")
-        if adds:  # more seats only while the screening sells them
-            rules.check_sellable(*await store.sale_facts(conn, hold.screening_id), now)
         removes = rules.resolve_seats(data.remove, seating.by_label, "remove")
-        current = set(hold.seat_ids)
-        removing = {seat.id for seat in removes}
-        for index, seat in enumerate(removes):
-            if seat.id not in current:
-                raise InvalidInput(
-                    f"seat {seat.label} is not in this hold",
-                    field=f"remove[{index}]",
-                    reason="not in the hold",
-                )
-        for index, seat in enumerate(adds):
-            if seat.id in current:
-                raise InvalidInput(
-                    f"seat {seat.label} is already in this hold",
-                    field=f"add[{index}]",
-                    reason="already held",
-                )
-            if seat.id in removing:
-                raise InvalidInput(
-                    f"seat {seat.label} is both added and removed",
-                    field=f"add[{index}]",
-                    reason="also removed",
-                )
-        kept = [seat_id for seat_id in hold.seat_ids if seat_id not in removing]
-        seat_ids = kept + [seat.id for seat in adds]
-        rules.check_hold_size(len(seat_ids), settings.max_seats_per_hold, "add")
-        rules.check_seat_kinds(
-            [seating.by_id[seat_id] for seat_id in seat_ids],
+        seats = rules.changed_seats(
+            [seating.by_id[seat_id] for seat_id in hold.seat_ids],
+            adds,
+            removes,
             hold.wheelchair_spaces,
-            ["remove"] * len(kept) + [f"add[{i}]" for i in range(len(adds))],
+            settings.max_seats_per_hold,
         )
-        # Claims are taken and given up in seat order, like every other claim.
-        changes = sorted([(s.id, True) for s in adds] + [(s.id, False) for s in removes])
-        for adding, run in groupby(changes, key=lambda change: change[1]):
-            ids = [seat_id for seat_id, _ in run]
-            if adding:
-                claimed = await store.claim_seats(
-                    conn, hold.screening_id, ids, now, hold_id=hold.id, expires_at=hold.expires_at
-                )
-                if len(claimed) < len(ids):
-                    raise taken_conflict(seating, [i for i in ids if i not in claimed])
-            else:
-                await store.drop_hold_claims(conn, [hold.id], ids)
+        if removes:
+            await store.drop_hold_claims(conn, [hold.id], [seat.id for seat in removes])
+        if adds:
+            claimed = await store.claim(
+                conn,
+                store.ClaimIn(
+                    kind="add",
+                    screening_id=hold.screening_id,
+                    now=now,
+                    hold_id=hold.id,
+                    client_id=hold.client_id,
+                    seat_ids=sorted(seat.id for seat in adds),
+                    expires_at=hold.expires_at,
+                    released=len(removes),
+                    max_held_seats=settings.max_held_seats_per_screening,
+                ),
+            )
+            if claimed.outcome == "seats taken":
+                raise taken_conflict(seating, claimed.taken)
+            if claimed.outcome != "added":
+                raise _refused(claimed, None, hold.wheelchair_spaces, settings)
+        seat_ids = [seat.id for seat in seats]
         hold = await store.update_hold(conn, hold.id, seat_ids=seat_ids)
         await record_event(
             conn,
-            HoldChanged(
-                id=uuid7(),
-                occurred_at=now,
-                venue_id=hold.venue_id,
-                hold_id=hold.id,
-                screening_id=hold.screening_id,
-                added=[seat.label for seat in adds],
-                removed=[seat.label for seat in removes],
-                seat_ids=seat_ids,
-                seat_labels=seating.labels(seat_ids),
+            rules.hold_changed(
+                uuid7(), now, hold.venue_id, hold.id, hold.screening_id, adds, removes, seats
             ),
         )
     await settle_sale_status(conn, hold.screening_id, now)

@@ -87,13 +87,20 @@ async def block_seats(
     seats = rules.resolve_seats(data.seats, seating.by_label, "seats")
     seat_ids = [seat.id for seat in seats]
     async with conn.transaction():
-        await store.lock_sales(conn, screening_id, exclusive=False)
-        status, _ = await store.sale_state(conn, screening_id, seating, now)
-        if status == "cancelled":
-            raise Conflict("the screening is cancelled", reason="screening cancelled")
-        claimed = await store.claim_seats(conn, screening_id, seat_ids, now, note=data.note)
-        if len(claimed) < len(seat_ids):
-            raise taken_conflict(seating, [i for i in seat_ids if i not in claimed])
+        claimed = await store.claim(
+            conn,
+            store.ClaimIn(
+                kind="block",
+                screening_id=screening_id,
+                now=now,
+                seat_ids=sorted(seat_ids),
+                note=data.note,
+            ),
+        )
+        if claimed.outcome == "seats taken":
+            raise taken_conflict(seating, claimed.taken)
+        if claimed.outcome != "blocked":
+            raise rules.claim_refused(claimed.outcome)
         labels = [seat.label for seat in seats]
         await store.lock_screening(conn, screening_id)  # the event is about the screening
         await record_event(

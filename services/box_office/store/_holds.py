@@ -8,12 +8,12 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from schemas.box_office import HoldStatus, SaleStatus
+from schemas.box_office import HoldStatus
 from services.box_office.store._claims import drop_hold_claims
 from services.errors import NotFound
 
 # Advisory lock namespaces (the two-int key space; the migration runner uses the bigint one).
-# box_office_make_hold (migration 007) takes both, under the same numbers.
+# box_office_claim (migration 014) takes them under the same numbers.
 SALES_LOCK = 4  # per screening: shared by anything that adds claims, exclusive for its cancel
 CLIENT_LOCK = 5  # per box-office client: one new hold at a time, to count its live holds
 
@@ -52,19 +52,11 @@ async def lock_sales(conn: asyncpg.Connection, screening_id: UUID, *, exclusive:
     await conn.execute(f"SELECT {function}($1, hashtext($2))", SALES_LOCK, str(screening_id))
 
 
-async def sale_facts(conn: asyncpg.Connection, screening_id: UUID) -> tuple[SaleStatus, datetime]:
-    """The screening's stored status and start."""
-    row = await conn.fetchrow("SELECT status, starts_at FROM screening WHERE id = $1", screening_id)
-    if row is None:
-        raise NotFound(f"no screening {screening_id}")
-    return row["status"], row["starts_at"]
-
-
 _hold_minutes: dict[UUID, int] = {}  # per venue: what hold_minutes_of last read
 
 
 async def hold_minutes_of(conn: asyncpg.Connection, venue_id: UUID, *, fresh: bool = True) -> int:
-    """The venue's hold time; `fresh=False` may answer what this process read last (make_hold
+    """The venue's hold time; `fresh=False` may answer what this process read last (claim
     checks it in the same statement as it writes, so a stale one is never used)."""
     minutes = None if fresh else _hold_minutes.get(venue_id)
     if minutes is None:
@@ -75,64 +67,113 @@ async def hold_minutes_of(conn: asyncpg.Connection, venue_id: UUID, *, fresh: bo
     return minutes
 
 
-class NewHold(msgspec.Struct, frozen=True):
-    """What box_office_make_hold answered: `outcome` is 'held', 'no screening', 'not sellable',
-    'hold time changed', 'too many holds' or 'seats taken' (then `taken` lists those seats).
-    The screening's facts are set from 'not sellable' on, the live holds from 'too many holds'."""
+class ClaimIn(msgspec.Struct, frozen=True, kw_only=True):
+    """What box_office_claim (migration 014) is asked: `kind` is 'hold' (a new hold: its row and
+    SeatsHeld are written too), 'add' (seats added to a live hold) or 'block' (staff). Explicit
+    `seat_ids`, or best available: `count` seats (`together` only seats side by side)."""
+
+    kind: str
+    screening_id: UUID
+    now: datetime
+    hold_id: UUID | None = None
+    client_id: str | None = None
+    seat_ids: list[UUID] | None = None
+    count: int | None = None
+    wheelchair_spaces: int = 0
+    together: bool = False
+    expires_at: datetime | None = None
+    note: str | None = None
+    released: int = 0
+    max_live_holds: int = 0
+    max_held_seats: int = 0
+    token_hash: bytes | None = None
+    latest_expiry: datetime | None = None
+    hold_minutes: int | None = None
+    event_row: tuple[object, ...] = (None, None, None, None, None, None)
+    idempotency_key: str | None = None
+    request_hash: bytes | None = None
+
+
+class Claimed(msgspec.Struct, frozen=True):
+    """What box_office_claim answered: `outcome` is 'held', 'added' or 'blocked' (with the seats
+    and, for best available, `how` they were chosen), 'seats taken' (`taken` lists them), or the
+    reason it refused ('no screening', 'screening cancelled', 'not on sale', 'sales closed',
+    'hold time changed', 'too many holds', 'too many seats', 'not enough seats', 'no seats
+    together'), with the facts it read; or 'replayed': `replay_of` is the hold an earlier
+    request with the same Idempotency-Key made, `replay_hash` that request's digest."""
 
     outcome: str
-    sale_status: SaleStatus | None = None
+    seat_ids: list[UUID] | None = None
+    how: str | None = None
+    sale_status: str | None = None
     starts_at: datetime | None = None
-    hold_minutes: int | None = None
+    on_sale_at: datetime | None = None
     live_holds: int | None = None
+    held_seats: int | None = None
+    replay_of: UUID | None = None
+    replay_hash: bytes | None = None
     taken: list[UUID] = []
 
 
-SEATS_TAKEN = "UH409"  # the SQLSTATE box_office_make_hold raises, with the seats in DETAIL
-_MAKE_HOLD = f"SELECT * FROM box_office_make_hold({', '.join(f'${n}' for n in range(1, 19))})"
+SEATS_TAKEN = "UH409"  # box_office_claim: explicit seats taken, the seat ids in DETAIL
+SEATS_BEING_TAKEN = "UH503"  # box_office_claim: only seats other requests are taking are left
+DEADLOCK = "40P01"
+_CLAIM = f"SELECT * FROM box_office_claim({', '.join(f'${n}' for n in range(1, 26))})"
+_ATTEMPTS = 8
 
 
-async def make_hold(
-    conn: asyncpg.Connection,
-    hold: HoldRow,
-    hold_minutes: int,
-    max_live_holds: int,
-    event_row: tuple[object, ...],
-) -> NewHold:
-    """Lock, check, insert the hold, claim its seats and record its event, all or nothing, in
-    one statement (migration 007_hold_in_one_call.sql, which takes SALES_LOCK shared and
-    CLIENT_LOCK). `hold_minutes` is the venue's hold time hold.expires_at was computed from;
-    if it changed meanwhile, nothing is written and the answer says so. A refusal after a write
-    is an error, which rolls the statement back (outside a transaction, as the API calls it;
-    inside one, to a savepoint taken for it)."""
-    args = (
-        hold.id,
-        hold.screening_id,
-        hold.venue_id,
-        hold.token_hash,
-        hold.client_id,
-        hold.seat_ids,
-        hold.wheelchair_spaces,
-        hold.created_at,
-        hold.expires_at,
-        hold.latest_expiry,
-        hold_minutes,
-        max_live_holds,
-        *event_row,
-    )
-    try:
-        if conn.is_in_transaction():  # a caller's transaction: a savepoint undoes a refusal
-            async with conn.transaction():
-                row = await conn.fetchrow(_MAKE_HOLD, *args)
-        else:
-            row = await conn.fetchrow(_MAKE_HOLD, *args)
-    except asyncpg.PostgresError as error:
-        if error.sqlstate != SEATS_TAKEN:
+async def claim(conn: asyncpg.Connection, request: ClaimIn) -> Claimed:
+    """Claim seats with every rule a claim obeys, in one statement (box_office_claim); a refusal
+    writes nothing. Outside a transaction (as the API makes a hold) the statement is its own;
+    inside one, a savepoint is taken for it. When best available finds only seats that other
+    requests are taking, it asks again and waits for their fate (never a refusal for that)."""
+    event_id, event_type, aggregate_type, aggregate_id, _, payload = request.event_row
+    wait = False
+    for attempt in range(_ATTEMPTS):
+        args = (
+            request.kind,
+            request.screening_id,
+            request.hold_id,
+            request.client_id,
+            request.seat_ids,
+            request.count,
+            request.wheelchair_spaces,
+            request.together,
+            wait,
+            request.now,
+            request.expires_at,
+            request.note,
+            request.released,
+            request.max_live_holds,
+            request.max_held_seats,
+            request.token_hash,
+            request.latest_expiry,
+            request.hold_minutes,
+            event_id,
+            event_type,
+            aggregate_type,
+            aggregate_id,
+            payload,
+            request.idempotency_key,
+            request.request_hash,
+        )
+        try:
+            if conn.is_in_transaction():  # a caller's transaction: a savepoint undoes a refusal
+                async with conn.transaction():
+                    row = await conn.fetchrow(_CLAIM, *args)
+            else:
+                row = await conn.fetchrow(_CLAIM, *args)
+        except asyncpg.PostgresError as error:
+            if error.sqlstate == SEATS_TAKEN:
+                detail: str = error.detail or ""
+                return Claimed("seats taken", taken=[UUID(seat) for seat in detail.split()])
+            if error.sqlstate in (SEATS_BEING_TAKEN, DEADLOCK) and attempt < _ATTEMPTS - 1:
+                wait = True
+                continue
             raise
-        detail: str = error.detail or ""
-        return NewHold("seats taken", taken=[UUID(seat) for seat in detail.split()])
-    assert row is not None
-    return NewHold(**dict(row))
+        assert row is not None
+        return Claimed(**dict(row))
+    raise AssertionError("unreachable")
 
 
 async def get_hold(conn: asyncpg.Connection, hold_id: UUID, *, lock: bool = False) -> HoldRow:

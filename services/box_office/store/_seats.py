@@ -12,7 +12,6 @@ import msgspec
 
 from schemas.box_office import SaleStatus
 from schemas.catalog import Seat
-from services.box_office.rules import SeatLayout, seat_layout
 from services.errors import NotFound
 
 # A claim is live while it is a booking or a block, or a hold not yet past expires_at ({now}).
@@ -36,7 +35,7 @@ FREE_SEATS = f"""
 # The sale status of screening `s` as its seats say now, for reads that must not wait for the
 # stored status to catch up (a hold that expired with no worker running frees its seats at once).
 SALE_STATUS_NOW = f"""
-    CASE WHEN s.status IN ('on_sale', 'sold_out') THEN
+    CASE WHEN box_office_sale_status(s.status, s.on_sale_at, now()) IN ('on_sale', 'sold_out') THEN
         CASE WHEN {_ANY_FREE_SEAT.format(now="now()")} THEN 'on_sale' ELSE 'sold_out' END
     ELSE s.status END
 """
@@ -60,7 +59,6 @@ class Seating(msgspec.Struct, frozen=True):
     by_label: dict[str, Seat]
     by_id: dict[UUID, Seat]
     seat_ids: list[UUID]
-    layout: SeatLayout
 
     def labels(self, seat_ids: list[UUID]) -> list[str]:
         return [self.by_id[seat_id].label for seat_id in seat_ids]
@@ -109,7 +107,6 @@ async def seating_of(conn: asyncpg.Connection, auditorium_id: UUID) -> Seating:
             {seat.label: seat for seat in seats},
             {seat.id: seat for seat in seats},
             [seat.id for seat in seats],
-            seat_layout(seats),
         )
         _remember(_seatings, auditorium_id, seating)
     return seating
@@ -122,7 +119,8 @@ async def live_claims(
     block), in one query: a seat not listed is free."""
     row = await conn.fetchrow(
         f"""
-        SELECT s.status, coalesce(c.seat_ids, '{{}}') AS seat_ids,
+        SELECT box_office_sale_status(s.status, s.on_sale_at, $2) AS status,
+               coalesce(c.seat_ids, '{{}}') AS seat_ids,
                coalesce(c.kinds, '{{}}') AS kinds
         FROM screening s, LATERAL (
             SELECT array_agg(c.seat_id) AS seat_ids, array_agg(c.kind) AS kinds
@@ -141,7 +139,7 @@ async def live_claims(
 # order) with no live claim at time $2. One primary-key probe per seat, stopping at the first
 # free one: PostgreSQL has no plan to choose, whatever its statistics say.
 _SALE_STATE = f"""
-    SELECT s.status,
+    SELECT s.status, s.on_sale_at <= $2 AS due,
            (SELECT t.n FROM unnest($3::uuid[]) WITH ORDINALITY AS t(seat_id, n)
             WHERE (SELECT c.kind FROM seat_claim c
                    WHERE c.screening_id = s.id AND c.seat_id = t.seat_id AND {LIVE_CLAIM}) IS NULL
@@ -156,8 +154,9 @@ _free_hints: dict[UUID, int] = {}
 
 async def sale_state(
     conn: asyncpg.Connection, screening_id: UUID, seating: Seating, now: datetime
-) -> tuple[SaleStatus, bool]:
-    """The stored sale status, and whether any seat is free now."""
+) -> tuple[SaleStatus, bool, bool]:
+    """The stored sale status, whether any seat is free now, and whether its on_sale_at has
+    come."""
     seats = seating.seat_ids
     start = _free_hints.get(screening_id, 0) % max(1, len(seats))
     offset, batch = 0, _FIRST_BATCH
@@ -173,11 +172,11 @@ async def sale_state(
         status: SaleStatus = row["status"]
         if row["free_at"] is not None:
             _remember(_free_hints, screening_id, start + offset + row["free_at"] - 1)
-            return status, True
+            return status, True, bool(row["due"])
         offset += batch
         batch *= 8
         if offset >= len(seats):
-            return status, False
+            return status, False, bool(row["due"])
 
 
 async def set_sale_status(
@@ -186,32 +185,37 @@ async def set_sale_status(
     now: datetime,
     current: SaleStatus,
     new: SaleStatus,
-) -> tuple[UUID, int] | None:
+) -> tuple[UUID, int, datetime | None] | None:
     """Flip on_sale <-> sold_out if the status is still `current` and the seats, looked at again
-    by this statement, still call for it; (venue id, free seats) when it flipped."""
-    condition = "NOT" if new == "sold_out" else ""
+    by this statement, still call for it, or scheduled -> on_sale once on_sale_at has come;
+    (venue id, free seats) when it flipped."""
+    condition = f"{'NOT' if new == 'sold_out' else ''} {ANY_FREE_SEAT}"
+    if current == "scheduled":
+        condition = "s.on_sale_at <= $2"
     row = await conn.fetchrow(
         f"""
         UPDATE screening s SET status = $4, version = s.version + 1, updated_at = now()
-        WHERE s.id = $1 AND s.status = $3 AND {condition} {ANY_FREE_SEAT}
-        RETURNING s.venue_id, {FREE_SEATS} AS free
+        WHERE s.id = $1 AND s.status = $3 AND {condition}
+        RETURNING s.venue_id, {FREE_SEATS} AS free, s.on_sale_at
         """,
         screening_id,
         now,
         current,
         new,
     )
-    return (row["venue_id"], row["free"]) if row else None
+    return (row["venue_id"], row["free"], row["on_sale_at"]) if row else None
 
 
 async def unsettled_screenings(conn: asyncpg.Connection, now: datetime) -> list[UUID]:
     """Screenings still to play whose stored sale status disagrees with their free seats (a
-    process that stopped between a change and its status check leaves one)."""
+    process that stopped between a change and its status check leaves one), and scheduled
+    screenings whose on_sale_at has come."""
     rows = await conn.fetch(
         f"""
         SELECT s.id FROM screening s
-        WHERE s.status IN ('on_sale', 'sold_out') AND s.starts_at > $1
-          AND (s.status = 'sold_out') = {_ANY_FREE_SEAT.format(now="$1")}
+        WHERE (s.status IN ('on_sale', 'sold_out') AND s.starts_at > $1
+               AND (s.status = 'sold_out') = {_ANY_FREE_SEAT.format(now="$1")})
+           OR (s.status = 'scheduled' AND s.on_sale_at <= $1)
         """,
         now,
     )

@@ -23,7 +23,7 @@ from services.box_office.store import SALE_STATUS_NOW
 from services.catalog import rules
 from services.catalog.store._films import film_id_for
 from services.catalog.store._places import series_ids_for
-from services.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from services.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, field_error
 from services.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 
 
@@ -44,7 +44,7 @@ class ScreeningFilter(msgspec.Struct, frozen=True):
 _SCREENING = f"""
     SELECT s.id, s.starts_at, s.ends_at, s.format, s.audio_languages, s.subtitle_language,
            s.subtitle_mode, s.features, s.currency, {SALE_STATUS_NOW} AS status, s.notes,
-           s.version,
+           s.version, s.on_sale_at,
            f.id AS film_id, f.slug AS film_slug, f.title AS film_title, f.year, f.runtime_minutes,
            f.rating, f.directors, f.spoken_languages,
            v.id AS venue_id, v.slug AS venue_slug, v.name AS venue_name, v.time_zone,
@@ -114,6 +114,7 @@ def _screening(row: asyncpg.Record) -> Screening:
         series=msgspec.convert(row["series"], list[SeriesRef]),
         notes=row["notes"],
         version=row["version"],
+        on_sale_at=row["on_sale_at"],
     )
 
 
@@ -199,7 +200,7 @@ async def _set_series(conn: asyncpg.Connection, screening_id: UUID, slugs: list[
 def _overlap(exc: Exception) -> Conflict:
     return Conflict(
         "the auditorium is taken then (another screening, with cleaning time, overlaps)",
-        errors=[{"field": "starts_at", "pointer": "#/starts_at", "reason": "overlaps a screening"}],
+        errors=[field_error("starts_at", "overlaps a screening")],
     )
 
 
@@ -220,8 +221,9 @@ async def create_screening(
                 """
                 INSERT INTO screening (id, film_id, auditorium_id, venue_id, starts_at, ends_at,
                                        occupied_until, format, audio_languages, subtitle_language,
-                                       subtitle_mode, features, currency, status, notes)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                                       subtitle_mode, features, currency, status, notes,
+                                       on_sale_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                 """,
                 screening_id,
                 film_id,
@@ -238,6 +240,7 @@ async def create_screening(
                 data.currency,
                 data.status,
                 data.notes,
+                data.on_sale_at,
             )
     except asyncpg.ExclusionViolationError as exc:
         raise _overlap(exc) from exc
@@ -309,8 +312,8 @@ async def update_screening(
                 """
                 UPDATE screening SET starts_at = $2, ends_at = $3, occupied_until = $4,
                     format = $5, audio_languages = $6, subtitle_language = $7, subtitle_mode = $8,
-                    features = $9, status = $10, notes = $11, version = version + 1,
-                    updated_at = now()
+                    features = $9, status = $10, notes = $11, on_sale_at = $12,
+                    version = version + 1, updated_at = now()
                 WHERE id = $1
                 """,
                 screening_id,
@@ -324,6 +327,7 @@ async def update_screening(
                 features,
                 pick("status"),
                 pick("notes"),
+                pick("on_sale_at"),
             )
     except asyncpg.ExclusionViolationError as exc:
         raise _overlap(exc) from exc

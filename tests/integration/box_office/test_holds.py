@@ -93,15 +93,20 @@ async def test_best_available(client, big):
     assert sorted(seat["kind"] for seat in chair.json()["seats"]) == ["companion", "wheelchair"]
 
 
-async def test_best_available_409_when_no_seats_together(client, small, staff):
+async def test_best_available_splits_unless_together_is_required(client, small, staff):
     every_row = [f"{row}{n}" for row in "ABCDEFGH" for n in range(1, 12) if n % 2]
     blocked = await client.post(
         f"/v1/screenings/{small}/blocks", json={"seats": every_row}, headers=staff
     )
     assert blocked.status_code == 201, blocked.text
-    refused = await hold(client, small, {"count": 2})
+    refused = await hold(client, small, {"count": 2, "together": "required"})
     assert refused.status_code == 409
     assert refused.json()["reason"] == "no seats together"
+    split = await hold(client, small, {"count": 2})  # together is only a preference
+    assert split.status_code == 201, split.text
+    assert split.json()["placement"] == "split over two rows"
+    rows = sorted(seat["row_label"] for seat in split.json()["seats"])
+    assert ord(rows[1]) - ord(rows[0]) <= 1, rows
 
 
 async def test_rules_are_422_naming_the_field(client, small, big):

@@ -16,6 +16,7 @@ from schemas.staff import StaffMember
 from services import ticket_codes
 from services.box_office import service as box_office
 from services.catalog import service as catalog
+from services.door import codes as door_codes
 from services.settings import Settings
 from tests.integration.emails.conftest import (
     Mailbox,
@@ -115,8 +116,18 @@ async def test_booking_confirmed_has_everything_for_the_door_and_the_calendar(
     assert '<th scope="col">Seat</th>' in html
     assert "<caption>" in html
     images = images_of(message)
-    assert list(images) == [f"ticket-{booking.reference}"]
-    assert images[f"ticket-{booking.reference}"] == qr_png(code)[0]  # the QR code of the code
+    ref = booking.reference
+    assert list(images) == [f"ticket-{ref}", f"ticket-{ref}-1", f"ticket-{ref}-2"]
+    assert images[f"ticket-{ref}"] == qr_png(code)[0]  # the QR code of the party's code
+    # one signed code per seat, which the door verifies with its public keys alone
+    keys = door_codes.keyring(settings.door.signing_keys)
+    for number, seat in ((1, "J1"), (2, "J2")):
+        (seat_code,) = re.findall(rf"Seat {seat}: (USHER2:[A-Z2-7]+)", text)
+        signed = door_codes.read(keys, seat_code)
+        assert isinstance(signed, door_codes.SignedCode)
+        assert (signed.booking_id, signed.ticket) == (booking.id, number)
+        assert images[f"ticket-{ref}-{number}"] == qr_png(seat_code)[0]
+        assert f'alt="QR code of seat {seat}, booking {ref}' in html
     img = re.search(r"<img [^>]*>", html)
     assert img is not None
     assert f'src="cid:ticket-{booking.reference}"' in img.group(0)
@@ -288,7 +299,7 @@ async def test_reminders_go_once_to_bookings_made_before_the_reminder_time(
     assert reminder["X-Envelope-To"] == "early@example.org"
     assert reminder["Subject"].startswith("Reminder: HERE on ")
     assert f"a reminder of your booking {early.reference}" in text_of(reminder)
-    assert list(images_of(reminder)) == [f"ticket-{early.reference}"]
+    assert next(iter(images_of(reminder))) == f"ticket-{early.reference}"
     row = await demo.fetchrow(
         "SELECT event_id, booking_id FROM email WHERE kind = 'screening_reminder'"
     )

@@ -27,15 +27,24 @@ const WORDS = {
   "email.resend_requested": (e) => `The ${e.kind} email to ${e.recipient} is sent again`,
 };
 
-export function logEvent(type, event, programme) {
+// The time of day an event happened in the venue's own time zone (the programme's times are the
+// venue's), not the staff computer's; with no zone known, the computer's with its zone's name.
+function timeOfDay(at, zone) {
+  const options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" };
+  if (zone) options.timeZone = zone;
+  else options.timeZoneName = "short";
+  return at.toLocaleTimeString([], options);
+}
+
+// One line: the event in words, the screening (`line`, when it is on the day shown) and when.
+export function logEvent(type, event, line, zone) {
   const words = WORDS[type] ? WORDS[type](event) : type;
-  const line = programme?.screenings.find((s) => s.id === event.screening_id);
   const where = line ? ` — ${line.film_title} ${localTime(line)}, ${line.auditorium_name}` : "";
   const at = new Date(event.occurred_at);
   const item = element(
     "li",
     {},
-    element("time", { text: at.toLocaleTimeString(), attrs: { datetime: event.occurred_at } }),
+    element("time", { text: timeOfDay(at, zone), attrs: { datetime: event.occurred_at } }),
     `${words}${where}`,
   );
   const log = $("activity-log");

@@ -4,11 +4,15 @@
 
 import { api, ApiError, clearSession, loadSession, saveSession, whenUnauthorized } from "./api.js";
 import { logEvent } from "./activity.js";
+import { Announcer } from "./announce.js";
 import { loadPanels, refreshesPanels } from "./desk.js";
-import { $, element } from "./dom.js";
+import { $, element, usable } from "./dom.js";
 import { Feed } from "./feed.js";
-import { countsText, localDay, localTime, renderProgramme } from "./programme.js";
+import { clock, renderHolds } from "./holds.js";
+import { renderNoShows } from "./noshows.js";
+import { countsText, doorText, localDay, localTime, renderProgramme } from "./programme.js";
 import { SeatMap } from "./seatmap.js";
+import { initSelection, releaseHold, renderSelection } from "./selection.js";
 
 const state = {
   session: null,
@@ -18,8 +22,15 @@ const state = {
   board: null,
   fetchedAt: 0,
   expiredSeen: new Set(),
+  soonSeen: new Set(),
+  releasedHere: new Set(),
   feed: null,
+  feedWasLive: false,
+  zones: new Map(), // venue id -> time zone
+  venueOf: new Map(), // screening id -> venue id, from every programme and board read
 };
+
+const announcer = new Announcer($("announcer"));
 
 function coalesce(task, delay) {
   let timer = null;
@@ -98,6 +109,7 @@ function enterDashboard(session) {
     onUnauthorized: () => signOut("Your session has ended: sign in again."),
   });
   state.feed.start();
+  loadZones().catch(console.error);
   loadProgramme(null).catch(console.error);
   loadPanels(null).catch(console.error);
   $("programme-title").setAttribute("tabindex", "-1");
@@ -106,6 +118,8 @@ function enterDashboard(session) {
 
 function signOut(message) {
   clearSession();
+  announcer.clear({ forget: true });
+  state.feedWasLive = false;
   state.feed?.stop();
   state.feed = null;
   state.session = null;
@@ -124,6 +138,24 @@ function showFeedStatus(status) {
   const words = { live: "Live", connecting: "Connecting…", reconnecting: "Reconnecting…", off: "Offline" };
   $("feed-status").dataset.state = status === "live" ? "live" : "off";
   $("feed-status-text").textContent = `Updates: ${words[status] || status}`;
+  // Said when it changes once the feed has been live (not the first connection).
+  const said = { live: "Live updates on", reconnecting: "Live updates lost, reconnecting", off: "Live updates off" };
+  if (!said[status] || !state.session) return;
+  announcer.connection(said[status], { quietly: !state.feedWasLive });
+  if (status === "live") state.feedWasLive = true;
+}
+
+// The venues' time zones: the activity log gives each event's time in its venue's zone.
+async function loadZones() {
+  const venues = await api("/v1/venues");
+  for (const venue of venues) state.zones.set(venue.id, venue.time_zone);
+}
+
+function zoneOf(screeningId) {
+  const zone = state.zones.get(state.venueOf.get(screeningId));
+  if (zone) return zone;
+  const zones = new Set(state.zones.values());
+  return zones.size === 1 ? [...zones][0] : undefined;
 }
 
 // -- the day's screenings ----------------------------------------------------------------------
@@ -133,22 +165,39 @@ async function loadProgramme(day) {
   const programme = await api("/v1/staff/screenings", { query });
   state.programme = programme;
   state.day = programme.day;
+  for (const line of programme.screenings) state.venueOf.set(line.id, line.venue_id);
   renderProgramme(programme, state.screeningId, openScreening);
 }
 
 // -- a screening's board -----------------------------------------------------------------------
 
 const seatMap = new SeatMap($("seatmap"), { onSelectionChange: renderSelection });
+initSelection({
+  state,
+  seatMap,
+  say,
+  afterAction: () => {
+    refreshBoard();
+    refreshProgramme();
+  },
+});
 
 async function openScreening(id) {
   state.screeningId = id;
   state.expiredSeen.clear();
+  state.soonSeen.clear();
+  announcer.clear();
   for (const button of $("screenings").querySelectorAll("button.screening")) {
     if (button.dataset.screening === id) button.setAttribute("aria-current", "true");
     else button.removeAttribute("aria-current");
   }
   say("");
-  await loadBoard();
+  state.opening = true;
+  try {
+    await loadBoard();
+  } finally {
+    state.opening = false;
+  }
   $("board").hidden = false;
   $("board-title").focus();
   refreshPanels();
@@ -161,15 +210,17 @@ async function loadBoard() {
   if (id !== state.screeningId) return;
   state.board = board;
   state.fetchedAt = performance.now();
+  state.venueOf.set(board.screening.id, board.screening.venue_id);
   renderBoard(board);
 }
 
 function renderBoard(board) {
   const line = board.screening;
   $("board-title").textContent = `${line.film_title} · ${localDay(line)}, ${localTime(line)} · ${line.auditorium_name}`;
-  $("board-summary").textContent = `${line.status.replace("_", " ")} · ${countsText(line.counts)}`;
+  $("board-summary").textContent = `${line.status.replace("_", " ")} · ${countsText(line.counts)} · ${doorText(line)}`;
+  renderNoShows(line);
   seatMap.show(line.id, board.seats);
-  renderHolds(board.holds);
+  renderHolds(board.holds, { onRelease: releaseHold, highlight: (labels) => seatMap.highlight(labels) });
   tick();
 }
 
@@ -178,43 +229,15 @@ function timeLeft(hold) {
   return Math.max(0, hold.seconds_left - elapsed);
 }
 
-function clock(seconds) {
-  const whole = Math.ceil(seconds);
-  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
-}
-
 function age(hold) {
   const seconds = hold.age_seconds + (performance.now() - state.fetchedAt) / 1000;
   return seconds < 60 ? `${Math.floor(seconds)} s` : `${Math.floor(seconds / 60)} min`;
 }
 
-function renderHolds(holds) {
-  const body = $("holds");
-  const focusKey = document.activeElement?.dataset?.focusKey;
-  body.replaceChildren();
-  $("holds-empty").hidden = holds.length > 0;
-  $("holds-table").hidden = holds.length === 0;
-  for (const hold of holds) {
-    const seats = hold.seats.join(", ");
-    const release = element("button", {
-      className: "quiet",
-      text: "Release",
-      attrs: { type: "button", "aria-label": `Release the hold on ${seats}`, "data-focus-key": `release-${hold.id}` },
-    });
-    release.addEventListener("click", () => releaseHold(hold.id, hold.seats));
-    const row = element(
-      "tr",
-      { attrs: { "data-hold": hold.id } },
-      element("td", { text: seats }),
-      element("td", { className: "age" }),
-      element("td", { className: "left" }),
-      element("td", {}, release),
-    );
-    for (const kind of ["mouseenter", "focusin"]) row.addEventListener(kind, () => seatMap.highlight(hold.seats));
-    for (const kind of ["mouseleave", "focusout"]) row.addEventListener(kind, () => seatMap.highlight([]));
-    body.append(row);
-  }
-  if (focusKey) body.querySelector(`[data-focus-key="${focusKey}"]`)?.focus();
+// A hold's seats in words for an announcement: "J1, J2 (wheelchair)".
+function seatsSaid(labels) {
+  const wheelchair = labels.some((label) => seatMap.seats.get(label)?.kind === "wheelchair");
+  return `${labels.join(", ")}${wheelchair ? " (wheelchair)" : ""}`;
 }
 
 // Once a second: the countdowns, and a fresh read when a hold runs out (its seats are free).
@@ -226,6 +249,11 @@ function tick() {
     if (!row) continue;
     const left = timeLeft(hold);
     const soon = left <= board.expiring_soon_seconds;
+    // A hold that was already short of time when the screening was opened is not news.
+    if (soon && !state.soonSeen.has(hold.id)) {
+      if (left > 0 && !state.opening) announcer.hold("expiring", seatsSaid(hold.seats));
+      state.soonSeen.add(hold.id);
+    }
     row.classList.toggle("expiring", soon);
     const cell = row.querySelector(".left");
     cell.textContent = left > 0 ? `${clock(left)} left` : "expired";
@@ -239,108 +267,11 @@ function tick() {
     }
     if (left <= 0 && !state.expiredSeen.has(hold.id)) {
       state.expiredSeen.add(hold.id);
+      announcer.hold("expired", seatsSaid(hold.seats));
       refreshBoard();
       refreshProgramme();
     }
   }
-}
-
-// -- the selection and the actions -------------------------------------------------------------
-
-function renderSelection(seats) {
-  const list = $("selection-list");
-  list.replaceChildren(...seats.map((seat) => element("li", { text: `${seat.label} (${seat.status})` })));
-  $("selection-empty").hidden = seats.length > 0;
-  $("clear-selection").hidden = seats.length === 0;
-  const actions = $("selection-actions");
-  const focusKey = document.activeElement?.dataset?.focusKey;
-  actions.replaceChildren();
-  const of = (status) => seats.filter((seat) => seat.status === status).map((seat) => seat.label);
-  const add = (text, key, handler, className = "") => {
-    const button = element("button", { className, text, attrs: { type: "button", "data-focus-key": key } });
-    button.addEventListener("click", handler);
-    actions.append(button);
-  };
-  const available = of("available");
-  const blocked = of("blocked");
-  $("block-note-field").hidden = available.length === 0;
-  if (available.length) add(`Block ${available.join(", ")}`, "block", () => blockSeats(available), "primary");
-  if (blocked.length) add(`Unblock ${blocked.join(", ")}`, "unblock", () => unblockSeats(blocked));
-  const holds = new Map();
-  for (const seat of seats.filter((s) => s.status === "held" && s.hold_id)) {
-    holds.set(seat.hold_id, [...(holds.get(seat.hold_id) || []), seat.label]);
-  }
-  for (const [holdId, labels] of holds) {
-    const all = state.board?.holds.find((hold) => hold.id === holdId)?.seats || labels;
-    add(`Release the hold on ${all.join(", ")}`, `release-selected-${holdId}`, () => releaseHold(holdId, all));
-  }
-  const references = new Set(seats.filter((s) => s.status === "booked").map((s) => s.booking_reference));
-  for (const reference of references) {
-    if (reference) add(`Cancel booking ${reference}…`, `cancel-${reference}`, () => askCancel(reference), "danger");
-  }
-  if (focusKey) actions.querySelector(`[data-focus-key="${focusKey}"]`)?.focus();
-}
-
-async function act(done, work) {
-  try {
-    await work();
-    say(done);
-  } catch (error) {
-    say(error instanceof ApiError ? `Not done: ${error.message}` : `Not done: ${error}`);
-  }
-  refreshBoard();
-  refreshProgramme();
-}
-
-function releaseHold(holdId, labels) {
-  return act(`Hold on ${labels.join(", ")} released.`, async () => {
-    await api(`/v1/holds/${holdId}`, { method: "DELETE" });
-    seatMap.deselect(labels);
-  });
-}
-
-function blockSeats(labels) {
-  const note = $("block-note").value.trim();
-  return act(`Blocked ${labels.join(", ")}.`, async () => {
-    await api(`/v1/screenings/${state.screeningId}/blocks`, { method: "POST", body: { seats: labels, note } });
-    seatMap.deselect(labels);
-    $("block-note").value = "";
-  });
-}
-
-function unblockSeats(labels) {
-  return act(`Unblocked ${labels.join(", ")}.`, async () => {
-    await api(`/v1/screenings/${state.screeningId}/blocks`, {
-      method: "DELETE",
-      query: labels.map((label) => ["seat", label]),
-    });
-    seatMap.deselect(labels);
-  });
-}
-
-function askCancel(reference) {
-  const dialog = $("cancel-dialog");
-  const opener = document.activeElement;
-  $("cancel-text").textContent = `Cancel booking ${reference}? Its seats go back on sale at once.`;
-  $("cancel-reason").value = "";
-  $("cancel-refund").checked = true;
-  dialog.dataset.reference = reference;
-  dialog.returnValue = "";
-  dialog.showModal();
-  $("cancel-reason").focus();
-  dialog.onclose = () => {
-    if (dialog.returnValue === "confirm") cancelBooking(reference);
-    opener?.focus?.();
-  };
-}
-
-function cancelBooking(reference) {
-  const body = { reason: $("cancel-reason").value.trim(), refund: $("cancel-refund").checked };
-  return act(`Booking ${reference} cancelled.`, async () => {
-    await api(`/v1/bookings/${reference}/cancel`, { method: "POST", body });
-    const labels = seatMap.selection().filter((s) => s.booking_reference === reference).map((s) => s.label);
-    seatMap.deselect(labels);
-  });
 }
 
 // -- the feed ----------------------------------------------------------------------------------
@@ -354,11 +285,29 @@ function onFeedEvent(type, event) {
     refreshAll();
     return;
   }
-  logEvent(type, event, state.programme);
   const screening = event.screening_id || (event.aggregate_type === "screening" ? event.aggregate_id : null);
+  const line = state.programme?.screenings.find((s) => s.id === screening);
+  logEvent(type, event, line, zoneOf(screening));
+  if (screening && screening === state.screeningId) announceHold(type, event);
   if (screening && screening === state.screeningId) refreshBoard();
   if (screening) refreshProgramme();
   if (refreshesPanels(type)) refreshPanels();
+}
+
+const HOLD_NEWS = {
+  "hold.seats_held": "made",
+  "hold.changed": "changed",
+  "hold.released": "released",
+  "hold.expired": "expired",
+};
+
+function announceHold(type, event) {
+  const what = HOLD_NEWS[type];
+  if (!what || !event.hold_id) return;
+  if (what === "released" && state.releasedHere.delete(event.hold_id)) return;
+  if (what === "expired" && state.expiredSeen.has(event.hold_id)) return; // the countdown said it
+  if (what === "expired") state.expiredSeen.add(event.hold_id);
+  announcer.hold(what, seatsSaid(event.seat_labels || []));
 }
 
 function refreshAll() {
@@ -374,8 +323,9 @@ function start() {
   $("sign-in-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", () => signOut("Signed out."));
   $("day").addEventListener("change", () => $("day").value && loadProgramme($("day").value));
-  $("day-previous").addEventListener("click", () => state.programme?.previous_date && loadProgramme(state.programme.previous_date));
-  $("day-next").addEventListener("click", () => state.programme?.next_date && loadProgramme(state.programme.next_date));
+  for (const [id, key] of [["day-previous", "previous_date"], ["day-next", "next_date"]]) {
+    $(id).addEventListener("click", () => usable($(id)) && state.programme?.[key] && loadProgramme(state.programme[key]));
+  }
   $("clear-selection").addEventListener("click", () => seatMap.deselect(seatMap.selection().map((s) => s.label)));
   $("cancel-form").addEventListener("submit", (event) => {
     event.preventDefault();

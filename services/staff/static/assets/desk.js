@@ -4,7 +4,7 @@
 // records the staff action and its event; a refusal shows the problem's `detail`.
 
 import { api, ApiError } from "./api.js";
-import { $, element } from "./dom.js";
+import { $, element, setUsable } from "./dom.js";
 
 const KIND_NAMES = {
   assistive_listening: "Assistive-listening receiver",
@@ -46,7 +46,7 @@ function deskForm(fields, button, onSubmit) {
   const form = element("form", { className: "desk-form" }, ...fields, button);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    onSubmit(form);
+    if (!form.dataset.busy) onSubmit(form);
   });
   return form;
 }
@@ -171,24 +171,29 @@ function tell(panel, text, failed) {
   message.classList.toggle("error", failed);
 }
 
-// Run one desk action: say how it went, fill the panels again, then put the focus on `after`
-// (or, when it failed, back on `retry` to correct it).
+// Run one desk action: fill the panels again, put the focus on `after` (or, when it failed,
+// back on `retry` to correct it), then say how it went. While it runs the form's button is
+// aria-disabled, not disabled: a disabled button would drop the focus on the page's body.
 async function act(panel, form, work, { after, retry }) {
   const buttons = form.querySelectorAll("button");
-  for (const button of buttons) button.disabled = true;
+  form.dataset.busy = "true";
+  for (const button of buttons) setUsable(button, false);
   let next = after;
+  let told;
   try {
-    tell(panel, await work(), false);
+    told = [await work(), false];
   } catch (error) {
-    tell(panel, `Not done: ${problemText(error)}`, true);
+    told = [`Not done: ${problemText(error)}`, true];
     next = retry;
   }
-  for (const button of buttons) button.disabled = false;
+  delete form.dataset.busy;
+  for (const button of buttons) setUsable(button, true);
   await loadPanels(screening).catch(console.error);
   const list = $(panel.element);
   const target = list.querySelector(`[data-focus-key="${next}"]`) || list.closest("section").querySelector("h2");
   target.focus();
   if (next === retry && target.select) target.select();
+  tell(panel, ...told);
 }
 
 function checkOut(item, input) {

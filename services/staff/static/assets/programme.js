@@ -1,9 +1,13 @@
 // The day's screenings: each line with its time, status, film, place and an occupancy bar.
 
-import { $, element } from "./dom.js";
+import { $, element, keepingFocus, setUsable } from "./dom.js";
 
 export function countsText(counts) {
   return `${counts.available} available · ${counts.held} held · ${counts.booked} booked · ${counts.blocked} blocked`;
+}
+
+export function doorText(line) {
+  return `At the door: ${line.admitted} of ${line.counts.booked} in`;
 }
 
 export function localTime(line) {
@@ -29,28 +33,39 @@ function occupancyBar(line) {
 
 export function renderProgramme(programme, current, open) {
   $("day").value = programme.day || "";
-  $("day-previous").disabled = !programme.previous_date;
-  $("day-next").disabled = !programme.next_date;
+  // At either end of the programme the button stays focusable (aria-disabled, not disabled):
+  // a disabled button would drop the focus on the page's body.
+  setUsable($("day-previous"), Boolean(programme.previous_date));
+  setUsable($("day-next"), Boolean(programme.next_date));
   const list = $("screenings");
-  const focused = document.activeElement?.dataset?.screening;
-  list.replaceChildren();
-  $("programme-empty").hidden = programme.screenings.length > 0;
-  for (const line of programme.screenings) {
-    const status = line.status.replace("_", " ");
-    const button = element(
-      "button",
-      { className: "screening", attrs: { type: "button", "data-screening": line.id } },
-      element("span", { className: "when", text: localTime(line) }),
-      " ",
-      element("span", { className: "status", text: status }),
-      element("span", { className: "what", text: line.film_title }),
-      element("span", { className: "where", text: `${line.auditorium_name} · ${line.venue_name}` }),
-      occupancyBar(line),
-      element("span", { className: "counts", text: countsText(line.counts) }),
-    );
-    if (line.id === current) button.setAttribute("aria-current", "true");
-    button.addEventListener("click", () => open(line.id));
-    list.append(element("li", {}, button));
-  }
-  if (focused) list.querySelector(`[data-screening="${focused}"]`)?.focus();
+  keepingFocus(
+    $("programme"),
+    () => {
+      const focused = document.activeElement?.dataset?.screening;
+      list.replaceChildren();
+      $("programme-empty").hidden = programme.screenings.length > 0;
+      for (const line of programme.screenings) list.append(element("li", {}, screeningButton(line, current, open)));
+      if (focused) list.querySelector(`[data-screening="${focused}"]`)?.focus();
+    },
+    () => $("programme-title"),
+  );
+}
+
+function screeningButton(line, current, open) {
+  const status = line.status.replace("_", " ");
+  const button = element(
+    "button",
+    { className: "screening", attrs: { type: "button", "data-screening": line.id } },
+    element("span", { className: "when", text: localTime(line) }),
+    " ",
+    element("span", { className: "status", text: status }),
+    element("span", { className: "what", text: line.film_title }),
+    element("span", { className: "where", text: `${line.auditorium_name} · ${line.venue_name}` }),
+    occupancyBar(line),
+    element("span", { className: "counts", text: countsText(line.counts) }),
+    element("span", { className: "door", text: doorText(line) }),
+  );
+  if (line.id === current) button.setAttribute("aria-current", "true");
+  button.addEventListener("click", () => open(line.id));
+  return button;
 }

@@ -96,8 +96,11 @@ export class SeatMap {
     this.onSelectionChange(this.selection());
   }
 
+  // "Row F, seat 12, held": the name holds the number shown on the seat (WCAG 2.5.3).
   describe(seat) {
-    const parts = [`${seat.label}, ${STATUS_WORDS[seat.status]}`];
+    const number = seat.label.startsWith(seat.row_label) ? seat.label.slice(seat.row_label.length) : "";
+    const where = number ? `Row ${seat.row_label}, seat ${number}` : `Seat ${seat.label}`;
+    const parts = [`${where}, ${STATUS_WORDS[seat.status]}`];
     if (KIND_WORDS[seat.kind]) parts.push(KIND_WORDS[seat.kind]);
     if (seat.booking_reference) parts.push(`booking ${seat.booking_reference}`);
     if (seat.note) parts.push(`note: ${seat.note}`);
@@ -130,6 +133,11 @@ export class SeatMap {
 
   rove(button) {
     for (const row of this.rows) for (const other of row) other.tabIndex = other === button ? 0 : -1;
+  }
+
+  // The seat that has the map's one tab stop: where the focus goes back to after an action.
+  current() {
+    return this.rows.flat().find((button) => button.tabIndex === 0) || null;
   }
 
   focusSeat(label) {

@@ -1,0 +1,263 @@
+"""Door figures on this machine: online scans/s and their latency at 20 concurrent doors, an
+offline upload of 2,000 scans, and the size of a 500-seat screening's door snapshot, with a
+baseline of plain single-row INSERT transactions through asyncpg in the same run.
+
+    python bench/door.py [--database-url ADMIN_URL] [--redis-url URL] [--doors 20]
+
+Like bench/holds.py (whose client and helpers it uses) it makes its own database, starts its own
+API server, sells a 500-seat screening that starts in ten minutes through the API (50 bookings of
+10 seats), scans every ticket through POST /v1/door/scans, then drops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import os
+import secrets
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from redis.asyncio import Redis
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.holds import (  # noqa: E402
+    Http,
+    Timings,
+    baseline_inserts,
+    standard_seats,
+    start_api,
+    start_relay,
+    stop,
+    wait_ready,
+    with_database,
+)
+from schemas.catalog import AuditoriumIn, Price, ScreeningIn  # noqa: E402
+from services.catalog import service as catalog  # noqa: E402
+from services.db import connect  # noqa: E402
+from services.db.migrate import apply_migrations  # noqa: E402
+from services.demo import load_demo_data  # noqa: E402
+from services.door import codes  # noqa: E402
+from services.settings import get_settings  # noqa: E402
+from services.staff import store as staff_store  # noqa: E402
+from services.staff.auth import issue_token, jwt_auth  # noqa: E402
+
+
+async def prepare(url: str) -> tuple[UUID, list[str]]:
+    """A 500-seat hall with a screening starting in ten minutes (its doors are open)."""
+    conn = await connect(url)
+    try:
+        await apply_migrations(conn)
+        await load_demo_data(conn, datetime.now(UTC).date())
+        venue = await conn.fetchval("SELECT id FROM venue WHERE slug = 'riverside'")
+        hall = await catalog.add_auditorium(
+            conn, None, AuditoriumIn(venue, "door", "Door hall", standard_seats(20, 25))
+        )
+        screening = await catalog.schedule_screening(
+            conn,
+            None,
+            ScreeningIn(
+                film="here",
+                auditorium_id=hall.id,
+                starts_at=datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10),
+                prices=[Price("adult", 1200)],
+            ),
+        )
+        await conn.execute(
+            "CREATE TABLE bench_insert (id uuid PRIMARY KEY, payload text, at timestamptz)"
+        )
+        return screening.id, [seat.label for seat in hall.seats]
+    finally:
+        await conn.close()
+
+
+async def sell(port: int, screening: UUID, labels: list[str]) -> list[str]:
+    """Every seat sold in bookings of ten; the booking ids."""
+    http = Http("127.0.0.1", port)
+    ids = []
+    for n in range(0, len(labels), 10):
+        seats = labels[n : n + 10]
+        status, _, body = await http.request(
+            "POST",
+            f"/v1/screenings/{screening}/holds",
+            {"seats": seats},
+            {"X-Client-Id": f"till-{n}"},
+        )
+        assert status == 201, body
+        hold = msgspec.json.decode(body)
+        status, _, body = await http.request(
+            "POST",
+            f"/v1/holds/{hold['id']}/confirm",
+            {
+                "patron": {"name": "Bench Patron", "email": "bench@example.org"},
+                "tickets": [{"seat": s, "ticket_type": "adult"} for s in seats],
+            },
+            {"X-Hold-Token": hold["token"], "Idempotency-Key": secrets.token_hex(8)},
+        )
+        assert status == 201, body
+        ids.append(msgspec.json.decode(body)["id"])
+    await http.close()
+    return ids
+
+
+async def scan_all(
+    port: int, screening: UUID, tickets: list[str], doors: int, auth: dict[str, str], expect: str
+) -> tuple[float, Timings]:
+    """`doors` doors at once, each scanning its share of the codes one after another."""
+    timings = Timings()
+    shares = [tickets[i::doors] for i in range(doors)]
+
+    async def door(n: int, share: list[str]) -> None:
+        http = Http("127.0.0.1", port)
+        for code in share:
+            body = {
+                "screening_id": str(screening),
+                "code": code,
+                "scanner_id": f"door-{n}",
+                "nonce": secrets.token_hex(8),
+                "door": f"Door {n}",
+            }
+            t = time.perf_counter()
+            status, _, answer = await http.request("POST", "/v1/door/scans", body, auth)
+            timings.add(time.perf_counter() - t)
+            assert status == 200, answer
+            assert msgspec.json.decode(answer)["result"] == expect, answer
+        await http.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(door(n, share) for n, share in enumerate(shares)))
+    return len(tickets) / (time.perf_counter() - started), timings
+
+
+async def run(args: argparse.Namespace) -> None:
+    name = f"usher_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(args.database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(args.database_url, name)
+    prefix = f"usher-bench-{secrets.token_hex(4)}:"
+    server = relay = None
+    try:
+        screening, labels = await prepare(url)
+        print(f"PostgreSQL {await admin.fetchval('SHOW server_version')}, {os.cpu_count()} CPUs")
+        inserts = await baseline_inserts(url, args.doors, args.seconds, event=False)
+        print(
+            f"baseline: {inserts:,.0f} single-row INSERT transactions/s ({args.doors} connections)"
+        )
+
+        keys = codes.new_key_entry(1)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "USHER_DATABASE_URL": url,
+            "USHER_REDIS_URL": args.redis_url,
+            "USHER_REDIS_PREFIX": prefix,
+            "USHER_SECRET_KEY": secrets.token_urlsafe(32),
+            "USHER_DOOR_SIGNING_KEYS": keys,
+            "USHER_DB_POOL_MIN": str(args.pool),
+            "USHER_DB_POOL_MAX": str(args.pool),
+        }
+        os.environ.update({k: env[k] for k in ("USHER_SECRET_KEY", "USHER_DOOR_SIGNING_KEYS")})
+        get_settings.cache_clear()
+        settings = get_settings()
+        conn = await connect(url)
+        member = await staff_store.create_staff(
+            conn, email="door@bench.test", name="Door", role="staff", password_hash="x"
+        )
+        await conn.close()
+        token, _ = issue_token(jwt_auth(settings), member)
+        auth = {"Authorization": f"Bearer {token}"}
+
+        server = start_api(env, args.port, 1)
+        relay = start_relay(env)  # as deployed: a busy relay polls, so commits need no NOTIFY
+        await wait_ready(args.port, server)
+        bookings = await sell(args.port, screening, labels)
+        ring = codes.keyring((keys,))
+        tickets = [codes.sign(ring, UUID(b), n) or "" for b in bookings for n in range(1, 11)]
+
+        rate, timings = await scan_all(args.port, screening, tickets, args.doors, auth, "admitted")
+        print(
+            f"online scans: {rate:,.0f} scans/s admitting {len(tickets)} tickets at {args.doors} "
+            f"doors, p50 {timings.p(0.5):.1f} ms, p99 {timings.p(0.99):.1f} ms (goal p99 < 50 ms); "
+            f"ratio to INSERTs/s {rate / inserts:.2f}"
+        )
+        rate, timings = await scan_all(args.port, screening, tickets, args.doors, auth, "refused")
+        print(
+            f"rescans: {rate:,.0f} scans/s answered 'already admitted', "
+            f"p50 {timings.p(0.5):.1f} ms, p99 {timings.p(0.99):.1f} ms"
+        )
+
+        http = Http("127.0.0.1", args.port)
+        _, _, body = await http.request(
+            "GET", f"/v1/door/screenings/{screening}/snapshot", None, auth
+        )
+        print(
+            f"snapshot of a {len(labels)}-seat screening ({len(bookings)} bookings): "
+            f"{len(body) / 1000:.1f} kB, {len(gzip.compress(body)) / 1000:.1f} kB gzipped"
+        )
+
+        conn = await connect(url)
+        await conn.execute("TRUNCATE admission, door_scan")
+        await conn.close()
+        now = datetime.now(UTC)
+        scans = [
+            {
+                "code": tickets[i % len(tickets)],
+                "nonce": f"offline-{i:05d}",
+                "scanned_at": (now - timedelta(seconds=(2000 - i) * 0.3)).isoformat(),
+            }
+            for i in range(2000)
+        ]
+        upload = {"scanner_id": "offline-door", "door": "Back door", "scans": scans}
+        t = time.perf_counter()
+        status, _, body = await http.request(
+            "POST", f"/v1/door/screenings/{screening}/uploads", upload, auth
+        )
+        took = time.perf_counter() - t
+        answer = msgspec.json.decode(body)
+        assert status == 200, body
+        print(
+            f"offline upload: 2,000 scans in {took:.2f} s (goal < 2 s; {2000 / took:,.0f} scans/s,"
+            f" {answer['admitted']} admitted, {answer['duplicates']} duplicates)"
+        )
+        t = time.perf_counter()
+        status, _, body = await http.request(
+            "POST", f"/v1/door/screenings/{screening}/uploads", upload, auth
+        )
+        print(
+            f"the same upload again: {time.perf_counter() - t:.2f} s, "
+            f"{msgspec.json.decode(body)['replayed']} replayed"
+        )
+        await http.close()
+    finally:
+        for process in (server, relay):
+            if process is not None:
+                stop(process)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+        redis = Redis.from_url(args.redis_url)
+        async for key in redis.scan_iter(match=f"{prefix}*"):
+            await redis.delete(key)
+        await redis.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--doors", type=int, default=20)
+    parser.add_argument("--pool", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--port", type=int, default=8791)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

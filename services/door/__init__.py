@@ -1,0 +1,1 @@
+"""The door: ticket codes, scans and admissions, offline door snapshots (docs/door.md)."""
