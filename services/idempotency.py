@@ -9,23 +9,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
 
 import msgspec
-from litestar.params import HeaderParameter
 
 from services.errors import InvalidInput
 
 HEADER = "Idempotency-Key"
 REPLAYED: Mapping[str, str] = MappingProxyType({"Idempotent-Replayed": "true"})
-
-
-def key_header(description: str, *, min_length: int = 1) -> Any:
-    """The `Idempotency-Key` header parameter: 1 to 200 printable ASCII characters (at least
-    `min_length`)."""
-    return HeaderParameter(
-        name=HEADER, pattern=rf"^[\x21-\x7e]{{{min_length},200}}$", description=description
-    )
 
 
 def request_digest(request: object) -> bytes:

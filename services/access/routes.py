@@ -8,12 +8,11 @@ units needs a manager.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Request, Response, get, patch, post
-from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter
+from litestar.params import FromPath, JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from schemas.access import (
@@ -33,6 +32,8 @@ from schemas.access import (
 from services import idempotency
 from services.access import service
 from services.callers import requester
+from services.clock import now as _now
+from services.headers import BookingSecret, HoldToken, ReservationSecret, idempotency_key
 from services.openapi import problems
 from services.rate_limits import limit
 from services.staff.auth import PUBLIC, StaffRequest, manager_only, staff_only
@@ -44,34 +45,9 @@ STAFF: dict[str, Any] = {
     "security": [{"BearerToken": []}],
     "tags": ["access devices (staff)"],
 }
-SECRET_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"
-ReservationSecret = Annotated[
-    str | None,
-    HeaderParameter(
-        name="X-Reservation-Secret",
-        pattern=SECRET_PATTERN,
-        description="The secret sent when the reservation was made.",
-    ),
-]
-HoldToken = Annotated[
-    str | None,
-    HeaderParameter(
-        name="X-Hold-Token",
-        pattern=SECRET_PATTERN,
-        description="The hold's token, when the reservation names a `hold_id`.",
-    ),
-]
-BookingSecret = Annotated[
-    str | None,
-    HeaderParameter(
-        name="X-Booking-Secret",
-        pattern=SECRET_PATTERN,
-        description="The booking's secret, when the reservation names a `booking_reference`.",
-    ),
-]
 IdempotencyKey = Annotated[
     str | None,
-    idempotency.key_header(
+    idempotency_key(
         "Optional; 16 to 200 printable characters, best a random UUID. A retried request with "
         "the same key and body answers the same reservation and secret (200, "
         "`Idempotent-Replayed: true`); the same key with another body is refused (422).",
@@ -82,10 +58,6 @@ AssetTagPath = Annotated[
     str,
     PathParameter(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$", description="The unit's tag"),
 ]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @get(

@@ -8,7 +8,6 @@ bearer token, and block or unblock house seats.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -32,6 +31,8 @@ from schemas.box_office import (
 from services import idempotency
 from services.box_office import service
 from services.callers import requester
+from services.clock import now as _now
+from services.headers import BookingSecret, HoldToken, idempotency_key
 from services.openapi import problems
 from services.rate_limits import limit
 from services.settings import BoxOfficeSettings, Settings
@@ -44,32 +45,16 @@ STAFF: dict[str, Any] = {
     "security": [{"BearerToken": []}],
     "tags": ["box office (staff)"],
 }
-HoldToken = Annotated[
-    str | None,
-    HeaderParameter(
-        name="X-Hold-Token",
-        pattern=r"^[A-Za-z0-9_-]{1,100}$",
-        description="The token sent when the hold was made.",
-    ),
-]
-BookingSecret = Annotated[
-    str | None,
-    HeaderParameter(
-        name="X-Booking-Secret",
-        pattern=r"^[A-Za-z0-9_-]{1,100}$",
-        description="The patron's secret sent with the booking.",
-    ),
-]
 IdempotencyKey = Annotated[
     str,
-    idempotency.key_header(
+    idempotency_key(
         "Required. A retried confirmation with the same key and body answers the same "
         "booking; the same key with another body is refused (422)."
     ),
 ]
 HoldIdempotencyKey = Annotated[
     str | None,
-    idempotency.key_header(
+    idempotency_key(
         "Optional. A retried hold request with the same key and body, from the same client, "
         "answers the hold the first one made (200, `Idempotent-Replayed: true`, the same token) "
         "instead of holding again; the same key with another body is refused (422)."
@@ -82,10 +67,6 @@ IfNoneMatch = Annotated[
 Reference = Annotated[
     str, PathParameter(pattern=r"^[A-Za-z0-9]{1,20}$", description="The booking reference")
 ]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _rules(request: Request[Any, Any, Any]) -> BoxOfficeSettings:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
@@ -31,15 +30,12 @@ from schemas.events import (
     ScreeningUpdated,
 )
 from schemas.staff import StaffMember
+from services.audit import record_action
 from services.box_office import service as box_office
 from services.catalog import store
+from services.clock import now as _now
 from services.ids import uuid7
 from services.outbox import record_event, record_events
-from services.staff.store import record_action
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _who(by: StaffMember | None) -> UUID | None:

@@ -4,7 +4,6 @@ the public keys are public (a scanner verifies codes with them)."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -24,6 +23,7 @@ from schemas.door import (
     UploadAnswer,
     UploadIn,
 )
+from services.clock import now as _now
 from services.door import service, store
 from services.openapi import problems
 from services.staff.auth import PUBLIC, StaffRequest, manager_only, staff_only
@@ -45,10 +45,6 @@ Since = Annotated[
         description="A snapshot's `version`: only the tickets changed since it (a delta).",
     ),
 ]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @get(

@@ -10,12 +10,12 @@ import asyncpg
 from schemas.events import EmailResendRequested
 from schemas.notifications import Email, ResendIn
 from schemas.staff import StaffMember
+from services.audit import record_action
 from services.errors import Conflict
 from services.ids import uuid7
 from services.notifications import rules, store
 from services.outbox import record_event
 from services.settings import MailSettings
-from services.staff.store import record_action
 
 
 async def resend(

@@ -14,7 +14,7 @@ EventSource, so the token never travels in a URL either (docs/staff.md).
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -25,6 +25,7 @@ from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import File, Stream
 
 from schemas.dashboard import Board, LiveHolds, Programme
+from services.clock import now as _now
 from services.errors import InvalidParameter
 from services.openapi import problems
 from services.settings import Settings
@@ -66,10 +67,6 @@ message per event, `id` = its Redis Stream id, `event` = its type, `data` = the 
 docs/events.md. `resync` means events after your Last-Event-ID were trimmed: reload the read
 models. Comment lines keep the connection alive. Reconnect with `Last-Event-ID` to resume: every
 event you missed, none twice. The connection ends after a few minutes; just reconnect."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @get(

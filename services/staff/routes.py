@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from schemas.staff import LoginIn, Session, StaffMember, StaffMemberIn
+from services.audit import record_action
 from services.callers import address
 from services.errors import NotAuthenticated
 from services.openapi import problems
@@ -74,7 +75,7 @@ async def add_staff(
         member = await store.create_staff(
             conn, email=data.email, name=data.name, role=data.role, password_hash=password_hash
         )
-        await store.record_action(conn, request.user.id, "staff.created", "staff", member.id)
+        await record_action(conn, request.user.id, "staff.created", "staff", member.id)
     return member
 
 

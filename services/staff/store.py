@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -60,25 +59,3 @@ async def find_for_login(conn: asyncpg.Connection, email: str) -> tuple[StaffMem
         return None
     member = StaffMember(id=row["id"], email=row["email"], name=row["name"], role=row["role"])
     return member, row["password_hash"]
-
-
-async def record_action(
-    conn: asyncpg.Connection,
-    staff_id: UUID | None,
-    action: str,
-    subject_type: str,
-    subject_id: object,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Who did what, when: written in the transaction of the action itself."""
-    await conn.execute(
-        """
-        INSERT INTO staff_action (staff_id, action, subject_type, subject_id, detail)
-        VALUES ($1, $2, $3, $4, $5)
-        """,
-        staff_id,
-        action,
-        subject_type,
-        str(subject_id),
-        detail or {},
-    )

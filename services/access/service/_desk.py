@@ -23,11 +23,11 @@ from schemas.events import DeviceAdded, DeviceChanged, DeviceCheckedOut, DeviceR
 from schemas.staff import StaffMember
 from services.access import rules, store
 from services.access.service._common import about, place, rehome
+from services.audit import record_action
 from services.errors import Conflict, InvalidInput, NotFound
 from services.ids import uuid7
 from services.outbox import record_event, record_events
 from services.settings import AccessSettings
-from services.staff.store import record_action
 
 ON_THE_LIST = ("waitlisted", "reserved", "checked_out", "returned", "no_show")
 

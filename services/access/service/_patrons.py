@@ -15,13 +15,13 @@ from schemas.staff import StaffMember
 from services.access import rules, store
 from services.access.service._common import about, authorize, place, reservation_view
 from services.access.service._common import waitlisted_event as _waitlisted
+from services.audit import record_action
 from services.box_office import tokens
 from services.errors import Conflict, InvalidInput, NotAllowed, NotAuthenticated
 from services.idempotency import check_same_request, request_digest
 from services.ids import derived_secret, token, uuid7
 from services.outbox import record_event
 from services.settings import AccessSettings
-from services.staff.store import record_action
 
 
 def span_of(facts: store.ScreeningFacts, settings: AccessSettings) -> rules.Span:

@@ -9,6 +9,7 @@ import asyncpg
 
 from schemas.box_office import Booking, CancelBookingIn, CancelledBy, ConfirmIn
 from schemas.events import BookingCancelled, BookingConfirmed
+from services.audit import record_action
 from services.box_office import rules, store, tokens
 from services.box_office.service._common import (
     Caller,
@@ -22,7 +23,6 @@ from services.errors import Conflict, Gone, InvalidInput, NotAuthenticated
 from services.idempotency import check_same_request
 from services.ids import uuid7
 from services.outbox import record_event
-from services.staff.store import record_action
 
 BOOKING_SECRET = ("booking secret", "X-Booking-Secret")
 REFERENCE_ATTEMPTS = 8

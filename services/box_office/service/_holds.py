@@ -10,6 +10,7 @@ import asyncpg
 from schemas.box_office import Hold, HoldChangeIn, HoldIn
 from schemas.events import HoldExtended, HoldReleased
 from services import idempotency
+from services.audit import record_action
 from services.box_office import rules, store, tokens
 from services.box_office.service._common import (
     Caller,
@@ -24,7 +25,6 @@ from services.errors import Conflict, Gone, NotFound
 from services.ids import uuid7
 from services.outbox import event_row, record_event, record_events
 from services.settings import BoxOfficeSettings
-from services.staff.store import record_action
 
 HOLD_TOKEN = ("hold token", "X-Hold-Token")
 

@@ -12,6 +12,7 @@ import msgspec
 from schemas.box_office import BlockIn, Blocks, SaleStatus, SeatCounts, SeatMap, SeatState
 from schemas.events import BookingCancelled, Event, HoldReleased, SeatsBlocked, SeatsUnblocked
 from schemas.staff import StaffMember
+from services.audit import record_action
 from services.box_office import rules, store
 from services.box_office.service._common import (
     expired_events,
@@ -22,7 +23,6 @@ from services.box_office.service._common import (
 from services.errors import Conflict
 from services.ids import uuid7
 from services.outbox import record_event
-from services.staff.store import record_action
 
 
 class SeatMapState(msgspec.Struct, frozen=True):

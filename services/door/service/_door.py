@@ -19,12 +19,12 @@ from schemas.door import (
 )
 from schemas.staff import StaffMember
 from services import ticket_codes
+from services.audit import record_action
 from services.door import codes, rules, store
 from services.errors import NotFound
 from services.ids import uuid7
 from services.outbox import record_event
 from services.settings import Settings
-from services.staff.store import record_action
 
 
 def public_keys(settings: Settings) -> PublicKeys:
