@@ -16,6 +16,7 @@ import asyncio
 import gzip
 import os
 import secrets
+import socket
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -255,8 +256,13 @@ def main() -> None:
     parser.add_argument("--doors", type=int, default=20)
     parser.add_argument("--pool", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--port", type=int, default=8791)
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--port", type=int, default=0, help="the API's port (default: a free one)")
+    args = parser.parse_args()
+    if not args.port:  # never a fixed port: another Usher may hold it
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            args.port = probe.getsockname()[1]
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":
