@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from services.door import rules
+from services.errors import InvalidInput
 from services.ids import uuid7
 
 _BOOKING = """
@@ -132,6 +133,12 @@ async def record_scan(
             list(seat_ids),
             *columns,
         )
+    except asyncpg.ForeignKeyViolationError as exc:
+        if exc.constraint_name == "door_scan_screening_id_fkey":
+            raise InvalidInput(
+                "no screening has this id", field="screening_id", reason="no such screening"
+            ) from exc
+        raise
     except asyncpg.PostgresError as exc:
         if exc.sqlstate == "UD001":
             return "lost", None

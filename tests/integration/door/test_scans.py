@@ -229,6 +229,8 @@ async def test_hostile_input_gets_a_problem_naming_the_field_never_a_500(
         ("GET", f"{base}/snapshot?since=-1", None),
         ("GET", f"{base}/snapshot?since=abc", None),
         ("POST", "/v1/door/scans", {"screening_id": "x"}),
+        # a screening that does not exist (found by schemathesis): 422 naming it, not a 500
+        ("POST", "/v1/door/scans", scan_body(UUID("01a24a48-9635-7355-a2b7-77deebb7ccc0"), "0")),
         ("POST", "/v1/door/scans", scan_body(tonight, "A" * 301)),
         ("POST", "/v1/door/scans", scan_body(tonight, "USHER2:\u0000")),
         ("POST", "/v1/door/scans", {**scan_body(tonight, "x"), "door": "a\r\nb"}),
