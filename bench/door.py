@@ -90,7 +90,9 @@ async def sell(port: int, screening: UUID, labels: list[str]) -> list[str]:
             "POST",
             f"/v1/screenings/{screening}/holds",
             {"seats": seats},
-            {"X-Client-Id": f"till-{n}"},
+            # each booking its own patron address, read from X-Forwarded-For behind the
+            # trusted local proxy, so the per-address limits count them apart
+            {"X-Forwarded-For": f"10.0.{n >> 8 & 255}.{n & 255}"},
         )
         assert status == 201, body
         hold = msgspec.json.decode(body)
@@ -164,6 +166,7 @@ async def run(args: argparse.Namespace) -> None:
             "USHER_DOOR_SIGNING_KEYS": keys,
             "USHER_DB_POOL_MIN": str(args.pool),
             "USHER_DB_POOL_MAX": str(args.pool),
+            "USHER_TRUSTED_PROXIES": "127.0.0.1",
         }
         os.environ.update({k: env[k] for k in ("USHER_SECRET_KEY", "USHER_DOOR_SIGNING_KEYS")})
         get_settings.cache_clear()
@@ -176,7 +179,7 @@ async def run(args: argparse.Namespace) -> None:
         token, _ = issue_token(jwt_auth(settings), member)
         auth = {"Authorization": f"Bearer {token}"}
 
-        server = start_api(env, args.port, 1)
+        server = start_api(env, args.port, args.workers)
         relay = start_relay(env)  # as deployed: a busy relay polls, so commits need no NOTIFY
         await wait_ready(args.port, server)
         bookings = await sell(args.port, screening, labels)
@@ -255,6 +258,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--doors", type=int, default=20)
     parser.add_argument("--pool", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2, help="API processes, as bench/holds.py")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--port", type=int, default=0, help="the API's port (default: a free one)")
     args = parser.parse_args()
