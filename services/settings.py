@@ -11,6 +11,7 @@ import ipaddress
 import os
 import re
 from functools import lru_cache
+from typing import Any
 
 import limits
 import msgspec
@@ -213,59 +214,85 @@ def key_problem(auth: AuthSettings) -> str | None:
     return None
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"USHER_{name}", default)
+def _env(name: str) -> str | None:
+    """The variable's value; None when unset or empty (the Struct's default then applies)."""
+    value = os.environ.get(f"USHER_{name}", "")
+    return value or None
 
 
 def _is_set(name: str) -> bool:
-    return os.environ.get(f"USHER_{name}", "") != ""
+    return _env(name) is not None
 
 
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(f"USHER_{name}")
-    if raw is None or raw == "":
-        return default
+def _given(**values: Any) -> dict[str, Any]:
+    """The settings the environment gives: every default is written once, in its Struct."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _default(struct: type[msgspec.Struct], field: str) -> Any:
+    """A Struct field's default, for the few settings another setting is derived from."""
+    return next(f.default for f in msgspec.structs.fields(struct) if f.name == field)
+
+
+def _float(name: str) -> float | None:
+    raw = _env(name)
+    if raw is None:
+        return None
     try:
         return float(raw)
     except ValueError as exc:
         raise RuntimeError(f"USHER_{name} must be a number, got {raw!r}") from exc
 
 
-def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = _env(name, default)
-    if value not in allowed:
+def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
+    value = _env(name)
+    if value is not None and value not in allowed:
         raise RuntimeError(f"USHER_{name} must be one of {', '.join(allowed)}, got {value!r}")
     return value
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(f"USHER_{name}")
-    if raw is None or raw == "":
-        return default
+def _int(name: str) -> int | None:
+    raw = _env(name)
+    if raw is None:
+        return None
     try:
         return int(raw)
     except ValueError as exc:
         raise RuntimeError(f"USHER_{name} must be a whole number, got {raw!r}") from exc
 
 
-def _seconds(name: str, default: int) -> int:
-    value = _int(name, default)
-    if value < 0:
+def _seconds(name: str) -> int | None:
+    value = _int(name)
+    if value is not None and value < 0:
         raise RuntimeError(f"USHER_{name} must be 0 or more, got {value}")
     return value
+
+
+def _flag(name: str) -> bool | None:
+    value = _env(name)
+    return None if value is None else value.lower() in {"1", "true", "yes"}
+
+
+def _items(name: str) -> tuple[str, ...] | None:
+    """A comma-separated list; None when unset."""
+    value = _env(name)
+    return None if value is None else tuple(i.strip() for i in value.split(",") if i.strip())
 
 
 # scheme://host[:port], the host perhaps `*.` and a domain (its subdomains), a name or [IPv6]
 _ORIGIN = re.compile(r"^https?://(\*\.)?([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$")
 
 
-def _origins(name: str) -> tuple[str, ...]:
+def _origins(name: str) -> tuple[str, ...] | None:
     """A comma-separated list of origins (compared lower-case, as browsers send them), or `*`
-    alone; unset or empty: `*`. Anything else is refused at start-up: an origin with a path or a
-    trailing slash would never match, silently."""
-    origins = tuple(o.strip().lower() for o in _env(name, "").split(",") if o.strip())
-    if not origins or origins == ("*",):
-        return ("*",)
+    alone; unset: the default (`*`). Anything else is refused at start-up: an origin with a path
+    or a trailing slash would never match, silently."""
+    items = _items(name)
+    if not items:
+        return None
+    origins = tuple(o.lower() for o in items)
+    if origins == ("*",):
+        return origins
     if "*" in origins:
         raise RuntimeError(f"USHER_{name}: `*` allows every origin; give it alone, or a list")
     bad = [o for o in origins if not _ORIGIN.match(o)]
@@ -277,10 +304,13 @@ def _origins(name: str) -> tuple[str, ...]:
     return origins
 
 
-def _addresses(name: str) -> tuple[tuple[str, int], ...]:
+def _addresses(name: str) -> tuple[tuple[str, int], ...] | None:
     """`host:port,host:port` (IPv6 in brackets: `[::1]:26379`)."""
+    items = _items(name)
+    if items is None:
+        return None
     found: list[tuple[str, int]] = []
-    for item in filter(None, (part.strip() for part in _env(name, "").split(","))):
+    for item in items:
         host, sep, port = item.rpartition(":")
         if not sep or not port.isdigit() or not host:
             raise RuntimeError(f"USHER_{name}: {item!r} is not host:port")
@@ -288,19 +318,23 @@ def _addresses(name: str) -> tuple[tuple[str, int], ...]:
     return tuple(found)
 
 
-def _networks(name: str) -> tuple[str, ...]:
+def _networks(name: str) -> tuple[str, ...] | None:
     """A comma-separated list of IP networks (CIDR) or addresses; anything else is refused at
     start-up, so a misspelt proxy is not silently never trusted."""
-    items = tuple(n.strip() for n in _env(name, "").split(",") if n.strip())
+    items = _items(name)
+    if items is None:
+        return None
     try:
         return tuple(str(ipaddress.ip_network(n, strict=False)) for n in items)
     except ValueError as exc:
         raise RuntimeError(f"USHER_{name}: {exc} (give CIDRs such as 10.0.0.0/8 or ::1)") from exc
 
 
-def _rate(name: str, default: str) -> str:
+def _rate(name: str) -> str | None:
     """A rate such as `30/minute` or `10 per 15 minutes` (the `limits` library's notation)."""
-    value = _env(name, default)
+    value = _env(name)
+    if value is None:
+        return None
     try:
         limits.parse(value)
     except ValueError as exc:
@@ -319,99 +353,114 @@ def _local_url(host: str, port: int) -> str:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Read the settings from the USHER_* environment variables (cached)."""
-    host = _env("HOST", "127.0.0.1")
-    port = _int("PORT", 8000)
+    """Read the settings from the USHER_* environment variables (cached). An unset or empty
+    variable leaves the Struct's default: each default is written once, in the Structs above."""
+    host = _env("HOST") or _default(Settings, "host")
+    port = _int("PORT") or _default(Settings, "port")
+    status_seconds = _float("STAFF_STATUS_SECONDS")
     return Settings(
         database=DatabaseSettings(
-            url=_env("DATABASE_URL", "") or "postgresql://postgres@127.0.0.1:5432/usher",
-            pool_min=_int("DB_POOL_MIN", 2),
-            pool_max=_int("DB_POOL_MAX", 20),
+            url=_env("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/usher",
             configured=_is_set("DATABASE_URL"),
-            replica_url=_env("DATABASE_REPLICA_URL", ""),
+            **_given(
+                pool_min=_int("DB_POOL_MIN"),
+                pool_max=_int("DB_POOL_MAX"),
+                replica_url=_env("DATABASE_REPLICA_URL"),
+            ),
         ),
         redis=RedisSettings(
-            url=_env("REDIS_URL", "") or "redis://127.0.0.1:6379/0",
-            prefix=_env("REDIS_PREFIX", "usher:"),
+            url=_env("REDIS_URL") or "redis://127.0.0.1:6379/0",
             configured=_is_set("REDIS_URL"),
-            sentinels=_addresses("REDIS_SENTINELS"),
-            sentinel_master=_env("REDIS_SENTINEL_MASTER", "mymaster"),
+            **_given(
+                prefix=_env("REDIS_PREFIX"),
+                sentinels=_addresses("REDIS_SENTINELS"),
+                sentinel_master=_env("REDIS_SENTINEL_MASTER"),
+            ),
         ),
         auth=AuthSettings(
-            secret=_env("SECRET_KEY", ""),  # required by serve, worker and relay (key_problem)
-            token_minutes=_int("TOKEN_MINUTES", 12 * 60),
-            status_seconds=min(_float("STAFF_STATUS_SECONDS", 30.0), 60.0),
-            ticket_key=_env("TICKET_KEY", ""),
-            previous_ticket_keys=tuple(
-                k.strip() for k in _env("PREVIOUS_TICKET_KEYS", "").split(",") if k.strip()
+            secret=_env("SECRET_KEY") or "",  # required by serve, worker and relay (key_problem)
+            **_given(
+                token_minutes=_int("TOKEN_MINUTES"),
+                # at most a minute: deactivating an account takes effect within it
+                status_seconds=None if status_seconds is None else min(status_seconds, 60.0),
+                ticket_key=_env("TICKET_KEY"),
+                previous_ticket_keys=_items("PREVIOUS_TICKET_KEYS"),
             ),
         ),
         box_office=BoxOfficeSettings(
-            max_seats_per_hold=_int("MAX_SEATS_PER_HOLD", 10),
-            max_live_holds_per_client=_int("MAX_LIVE_HOLDS_PER_CLIENT", 5),
-            max_held_seats_per_screening=_int("MAX_HELD_SEATS_PER_SCREENING", 20),
-            max_extensions=_int("MAX_HOLD_EXTENSIONS", 2),
-            max_hold_minutes=_int("MAX_HOLD_MINUTES", 30),
-        ),
-        mail=MailSettings(
-            host=_env("SMTP_HOST", "127.0.0.1"),
-            port=_int("SMTP_PORT", 1025),
-            username=_env("SMTP_USERNAME", ""),
-            password=_env("SMTP_PASSWORD", ""),
-            security=_choice("SMTP_SECURITY", "none", ("none", "starttls", "tls")),
-            ca_file=_env("SMTP_CA_FILE", ""),
-            sender=_env("MAIL_FROM", "Usher Box Office <box-office@usher.invalid>"),
-            timeout_seconds=_float("SMTP_TIMEOUT_SECONDS", 30.0),
-            max_attempts=_int("MAIL_MAX_ATTEMPTS", 8),
-            retry_seconds=_float("MAIL_RETRY_SECONDS", 30.0),
-            retry_max_seconds=_float("MAIL_RETRY_MAX_SECONDS", 3600.0),
-            lease_seconds=_float("MAIL_LEASE_SECONDS", 120.0),
-            reminder_hours=_int("REMINDER_HOURS", 24),
-        ),
-        events=EventSettings(
-            relay_batch_size=_int("RELAY_BATCH_SIZE", 500),
-            relay_poll_ms=_int("RELAY_POLL_MS", 1000),
-            relay_busy_rate=_int("RELAY_BUSY_RATE", 200),
-            stream_retention_hours=_int("STREAM_RETENTION_HOURS", 7 * 24),
-            outbox_retention_hours=_int("OUTBOX_RETENTION_HOURS", 3 * 24),
-            consumer_batch_size=_int("CONSUMER_BATCH_SIZE", 100),
-            consumer_block_ms=_int("CONSUMER_BLOCK_MS", 5000),
-            claim_idle_ms=_int("CLAIM_IDLE_MS", 60_000),
-            max_deliveries=_int("MAX_DELIVERIES", 5),
-            lag_alert_seconds=_int("LAG_ALERT_SECONDS", 60),
-            job_timeout_seconds=_int("JOB_TIMEOUT_SECONDS", 60),
-            job_tries=_int("JOB_TRIES", 5),
-            worker_grace_seconds=_seconds("WORKER_GRACE_SECONDS", 50),
-            health_file=_env("HEALTH_FILE", ""),
-        ),
-        access=AccessSettings(
-            pickup_lead_minutes=_int("DEVICE_PICKUP_LEAD_MINUTES", 30),
-            turnaround_minutes=_int("DEVICE_TURNAROUND_MINUTES", 30),
-            no_show_minutes=_int("DEVICE_NO_SHOW_MINUTES", 20),
-            overdue_minutes=_int("DEVICE_OVERDUE_MINUTES", 30),
-            max_reservations_per_client=_int("MAX_DEVICE_RESERVATIONS_PER_CLIENT", 4),
-        ),
-        door=DoorSettings(
-            signing_keys=tuple(
-                k.strip() for k in _env("DOOR_SIGNING_KEYS", "").split(",") if k.strip()
+            **_given(
+                max_seats_per_hold=_int("MAX_SEATS_PER_HOLD"),
+                max_live_holds_per_client=_int("MAX_LIVE_HOLDS_PER_CLIENT"),
+                max_held_seats_per_screening=_int("MAX_HELD_SEATS_PER_SCREENING"),
+                max_extensions=_int("MAX_HOLD_EXTENSIONS"),
+                max_hold_minutes=_int("MAX_HOLD_MINUTES"),
             )
         ),
+        mail=MailSettings(
+            **_given(
+                host=_env("SMTP_HOST"),
+                port=_int("SMTP_PORT"),
+                username=_env("SMTP_USERNAME"),
+                password=_env("SMTP_PASSWORD"),
+                security=_choice("SMTP_SECURITY", ("none", "starttls", "tls")),
+                ca_file=_env("SMTP_CA_FILE"),
+                sender=_env("MAIL_FROM"),
+                timeout_seconds=_float("SMTP_TIMEOUT_SECONDS"),
+                max_attempts=_int("MAIL_MAX_ATTEMPTS"),
+                retry_seconds=_float("MAIL_RETRY_SECONDS"),
+                retry_max_seconds=_float("MAIL_RETRY_MAX_SECONDS"),
+                lease_seconds=_float("MAIL_LEASE_SECONDS"),
+                reminder_hours=_int("REMINDER_HOURS"),
+            )
+        ),
+        events=EventSettings(
+            **_given(
+                relay_batch_size=_int("RELAY_BATCH_SIZE"),
+                relay_poll_ms=_int("RELAY_POLL_MS"),
+                relay_busy_rate=_int("RELAY_BUSY_RATE"),
+                stream_retention_hours=_int("STREAM_RETENTION_HOURS"),
+                outbox_retention_hours=_int("OUTBOX_RETENTION_HOURS"),
+                consumer_batch_size=_int("CONSUMER_BATCH_SIZE"),
+                consumer_block_ms=_int("CONSUMER_BLOCK_MS"),
+                claim_idle_ms=_int("CLAIM_IDLE_MS"),
+                max_deliveries=_int("MAX_DELIVERIES"),
+                lag_alert_seconds=_int("LAG_ALERT_SECONDS"),
+                job_timeout_seconds=_int("JOB_TIMEOUT_SECONDS"),
+                job_tries=_int("JOB_TRIES"),
+                worker_grace_seconds=_seconds("WORKER_GRACE_SECONDS"),
+                health_file=_env("HEALTH_FILE"),
+            )
+        ),
+        access=AccessSettings(
+            **_given(
+                pickup_lead_minutes=_int("DEVICE_PICKUP_LEAD_MINUTES"),
+                turnaround_minutes=_int("DEVICE_TURNAROUND_MINUTES"),
+                no_show_minutes=_int("DEVICE_NO_SHOW_MINUTES"),
+                overdue_minutes=_int("DEVICE_OVERDUE_MINUTES"),
+                max_reservations_per_client=_int("MAX_DEVICE_RESERVATIONS_PER_CLIENT"),
+            )
+        ),
+        door=DoorSettings(**_given(signing_keys=_items("DOOR_SIGNING_KEYS"))),
         limits=LimitSettings(
-            trusted_proxies=_networks("TRUSTED_PROXIES"),
-            holds=_rate("RATE_HOLDS", "30/minute"),
-            device_reservations=_rate("RATE_DEVICE_RESERVATIONS", "10/minute"),
-            sign_in_per_address=_rate("RATE_SIGN_IN_PER_ADDRESS", "20/minute"),
-            sign_in_per_account=_rate("RATE_SIGN_IN_PER_ACCOUNT", "10 per 15 minutes"),
+            **_given(
+                trusted_proxies=_networks("TRUSTED_PROXIES"),
+                holds=_rate("RATE_HOLDS"),
+                device_reservations=_rate("RATE_DEVICE_RESERVATIONS"),
+                sign_in_per_address=_rate("RATE_SIGN_IN_PER_ADDRESS"),
+                sign_in_per_account=_rate("RATE_SIGN_IN_PER_ACCOUNT"),
+            )
         ),
         host=host,
         port=port,
-        shutdown_grace_seconds=_seconds("SHUTDOWN_GRACE_SECONDS", 5),
-        cors_origins=_origins("CORS_ORIGINS"),
-        public_url=_env("PUBLIC_URL", "") or _local_url(host, port),
-        data_dir=_env("DATA_DIR", "") or ".usher",
-        debug=_env("DEBUG", "") in {"1", "true", "yes"},
-        log_format=_choice("LOG_FORMAT", "plain", ("plain", "json")),
-        metrics_token=_env("METRICS_TOKEN", ""),
-        metrics_port=_int("METRICS_PORT", 0),
-        otlp_endpoint=_env("OTLP_ENDPOINT", ""),
+        public_url=_env("PUBLIC_URL") or _local_url(host, port),
+        **_given(
+            shutdown_grace_seconds=_seconds("SHUTDOWN_GRACE_SECONDS"),
+            cors_origins=_origins("CORS_ORIGINS"),
+            data_dir=_env("DATA_DIR"),
+            debug=_flag("DEBUG"),
+            log_format=_choice("LOG_FORMAT", ("plain", "json")),
+            metrics_token=_env("METRICS_TOKEN"),
+            metrics_port=_int("METRICS_PORT"),
+            otlp_endpoint=_env("OTLP_ENDPOINT"),
+        ),
     )

@@ -278,12 +278,12 @@ def test_compose_demo_profile_loads_the_demo_data(compose):
     assert command_of(demo) == ["usher", "demo-data"]
 
 
+READERS = "env|int|float|choice|seconds|flag|items|origins|addresses|networks|rate"
+
+
 def settings_names() -> set[str]:
     source = (ROOT / "services" / "settings.py").read_text()
-    return {
-        f"USHER_{name}"
-        for name in re.findall(r"_(?:env|int|float|choice|seconds)\(\"([A-Z0-9_]+)\"", source)
-    }
+    return {f"USHER_{name}" for name in re.findall(rf"_(?:{READERS})\(\"([A-Z0-9_]+)\"", source)}
 
 
 def test_every_usher_variable_set_is_a_real_setting(compose):

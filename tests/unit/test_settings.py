@@ -99,3 +99,37 @@ def test_rates_are_checked_at_start_up(monkeypatch):
 )
 def test_a_caller_is_its_address_and_an_ipv6_caller_its_64(host, key):
     assert address_of(host) == key
+
+
+def test_an_unset_environment_gives_every_structs_own_default(monkeypatch):
+    """Each default is written once, in its Struct: with no USHER_* variable set, the settings
+    read from the environment are the Structs' defaults (bar the values no Struct defaults)."""
+    import os
+
+    import msgspec
+
+    from services import settings as module
+
+    for name in [n for n in os.environ if n.startswith("USHER_")]:
+        monkeypatch.delenv(name)
+    get_settings.cache_clear()
+    try:
+        read = get_settings()
+    finally:
+        get_settings.cache_clear()
+
+    def defaults(struct: type[msgspec.Struct]) -> dict[str, object]:
+        return {
+            f.name: f.default
+            for f in msgspec.structs.fields(struct)
+            if f.default is not msgspec.NODEFAULT
+        }
+
+    for name in ("box_office", "mail", "events", "access", "door", "limits"):
+        part = getattr(read, name)
+        assert msgspec.structs.asdict(part) == defaults(type(part)), name
+    top = defaults(module.Settings)
+    for name in ("host", "port", "shutdown_grace_seconds", "cors_origins", "data_dir", "debug"):
+        assert getattr(read, name) == top[name], name
+    assert read.database.pool_min == defaults(module.DatabaseSettings)["pool_min"]
+    assert read.auth.token_minutes == defaults(module.AuthSettings)["token_minutes"]
