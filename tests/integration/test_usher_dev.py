@@ -276,7 +276,7 @@ async def test_prepare_database_creates_migrates_and_loads_once(servers: tuple[s
     """What `usher dev` does to a configured server: the database is created if missing."""
     import asyncpg
 
-    from services.devstack import prepare_database, with_database
+    from services.devdata import prepare_database, with_database
 
     name = f"usher_dev_{os.getpid()}_{int(time.time())}"
     url = with_database(servers[0], name)

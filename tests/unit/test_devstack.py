@@ -8,6 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from services.devdata import with_database, without_password
 from services.devstack import (
     PROCESSES,
     ROOT,
@@ -16,8 +17,6 @@ from services.devstack import (
     child_environment,
     data_dir,
     dev_secret_key,
-    with_database,
-    without_password,
 )
 from services.embedded import EmbeddedPostgres, EmbeddedValkey
 from services.settings import Settings, get_settings, key_problem
