@@ -160,9 +160,16 @@ function zoneOf(screeningId) {
 
 // -- the day's screenings ----------------------------------------------------------------------
 
+// The newest request wins: a refresh of the day on show (the feed asks for one after each
+// event) that answers after a request for another day must not put the old day back.
+let programmeAsked = 0;
+
 async function loadProgramme(day) {
+  const asked = ++programmeAsked;
+  if (day) state.day = day; // what is asked for from now on, refreshes included
   const query = day ? [["date", day]] : [];
   const programme = await api("/v1/staff/screenings", { query });
+  if (asked !== programmeAsked) return;
   state.programme = programme;
   state.day = programme.day;
   for (const line of programme.screenings) state.venueOf.set(line.id, line.venue_id);
