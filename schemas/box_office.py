@@ -10,6 +10,7 @@ import msgspec
 
 from schemas.catalog import SeatKind, TicketType
 from schemas.common import CONTROLS, ONE_LINE, EmailAddress, Name, Note, check_email
+from schemas.prices import CodeText, MembershipNumber, PriceTotals
 
 SeatLabel = Annotated[
     str,
@@ -128,28 +129,41 @@ class PatronIn(Patron, frozen=True, forbid_unknown_fields=True):
 
 
 class TicketIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A held seat's ticket; a `member` ticket needs the member's `membership_number`."""
+
     seat: SeatLabel
     ticket_type: TicketType
+    membership_number: MembershipNumber | None = None
 
 
 class ConfirmIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Turn a live hold into a booking: one ticket per held seat, each with a ticket type the
-    screening sells. Payment is taken outside Usher; pass its reference if there is one."""
+    screening sells. Payment is taken outside Usher; pass its reference if there is one. A
+    `discount_code` (one per booking, any case) takes its discount off each ticket."""
 
     patron: PatronIn
     tickets: Annotated[list[TicketIn], msgspec.Meta(min_length=1, max_length=100)]
     payment_reference: (
         Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)] | None
     ) = None
+    discount_code: CodeText | None = None
 
 
 class BookedSeat(msgspec.Struct, frozen=True):
+    """A booked seat and its price: list_price - discount + fee = amount; tax is the part of
+    amount that is tax (docs/money.md, "Prices")."""
+
     id: UUID
     label: str
     row_label: str
     kind: SeatKind
     ticket_type: str
+    list_price: int
+    discount: int
+    fee: int
+    tax: int
     amount: int
+    membership_number: str | None = None
 
 
 class Booking(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -165,9 +179,11 @@ class Booking(msgspec.Struct, frozen=True, omit_defaults=True):
     seats: list[BookedSeat]
     currency: str
     total: int
+    totals: Annotated[PriceTotals, msgspec.Meta(description="The sums of the seats' figures.")]
     payment_reference: str | None
     refund_due: bool
     created_at: datetime
+    discount_code: str | None = None
     cancelled_at: datetime | None = None
     cancelled_by: CancelledBy | None = None
     secret: str | None = None

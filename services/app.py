@@ -21,6 +21,7 @@ from services.door.routes import DOOR_ROUTES
 from services.metrics import metrics, prometheus_config
 from services.notifications.routes import NOTIFICATION_ROUTES
 from services.openapi import DOCS_PATH, SwaggerPage, complete, docs_router
+from services.prices.routes import PRICES_ROUTES
 from services.problems import EXCEPTION_HANDLERS
 from services.request_log import request_log_middleware
 from services.settings import Settings, get_settings, key_problem
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *STAFF_ROUTES,
         *NOTIFICATION_ROUTES,
         *DOOR_ROUTES,
+        *PRICES_ROUTES,
     ]
     app = Litestar(
         route_handlers=route_handlers,

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import msgspec
 
-from schemas.box_office import HoldIn, SaleStatus, SeatStatus, TicketIn
+from schemas.box_office import HoldIn, SaleStatus, SeatStatus
 from schemas.catalog import Seat
 from schemas.events import HoldChanged, SeatsHeld
 from services.errors import Conflict, Gone, InvalidInput, NotFound, UsherError
@@ -301,44 +301,6 @@ def extended_expiry(
 def check_live(expires_at: datetime, now: datetime) -> None:
     if expires_at <= now:
         raise Gone("this hold has expired and its seats are back on sale")
-
-
-def price_tickets(
-    held: Sequence[Seat], tickets: Sequence[TicketIn], prices: Mapping[str, int]
-) -> list[tuple[Seat, str, int]]:
-    """(seat, ticket type, amount) for every held seat, in the hold's order; each held seat
-    needs exactly one ticket, of a type the screening sells."""
-    by_label = {seat.label: seat for seat in held}
-    chosen: dict[str, tuple[str, int]] = {}
-    for index, ticket in enumerate(tickets):
-        if ticket.seat not in by_label:
-            raise InvalidInput(
-                f"seat {ticket.seat} is not in this hold",
-                field=f"tickets[{index}].seat",
-                reason="not in the hold",
-            )
-        if ticket.seat in chosen:
-            raise InvalidInput(
-                f"seat {ticket.seat} has two tickets",
-                field=f"tickets[{index}].seat",
-                reason="duplicate",
-            )
-        if ticket.ticket_type not in prices:
-            raise InvalidInput(
-                f"this screening sells no {ticket.ticket_type!r} tickets"
-                f" (it sells {', '.join(sorted(prices))})",
-                field=f"tickets[{index}].ticket_type",
-                reason="not sold for this screening",
-            )
-        chosen[ticket.seat] = (ticket.ticket_type, prices[ticket.ticket_type])
-    missing = [seat.label for seat in held if seat.label not in chosen]
-    if missing:
-        raise InvalidInput(
-            f"every held seat needs a ticket; missing: {', '.join(missing)}",
-            field="tickets",
-            reason="a held seat has no ticket",
-        )
-    return [(seat, *chosen[seat.label]) for seat in held]
 
 
 def booking_reference(randomness: bytes) -> str:

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.box_office import TicketIn
 from schemas.catalog import Seat
 from services.box_office import rules
 from services.demo import large_seat_map, small_seat_map
@@ -99,26 +98,6 @@ def test_hold_times_and_extensions():
         rules.extended_expiry(expires_at, expires_at, latest, 0, 2, 10)
     # A venue hold time longer than the cap is never cut short.
     assert rules.hold_times(NOW, 40, 30)[1] == NOW + timedelta(minutes=40)
-
-
-def test_price_tickets():
-    held = [BY_LABEL["A1"], BY_LABEL["A2"]]
-    prices = {"adult": 1500, "senior": 1200}
-    priced = rules.price_tickets(held, [TicketIn("A2", "senior"), TicketIn("A1", "adult")], prices)
-    assert [(seat.label, kind, amount) for seat, kind, amount in priced] == [
-        ("A1", "adult", 1500),
-        ("A2", "senior", 1200),
-    ]
-    cases = [
-        ([TicketIn("A1", "adult")], "tickets"),
-        ([TicketIn("A1", "adult"), TicketIn("A3", "adult")], "tickets[1].seat"),
-        ([TicketIn("A1", "adult"), TicketIn("A1", "adult")], "tickets[1].seat"),
-        ([TicketIn("A1", "adult"), TicketIn("A2", "child")], "tickets[1].ticket_type"),
-    ]
-    for tickets, field in cases:
-        with pytest.raises(InvalidInput) as refused:
-            rules.price_tickets(held, tickets, prices)
-        assert refused.value.extra["errors"][0]["field"] == field
 
 
 @given(st.binary(min_size=rules.REFERENCE_LENGTH, max_size=rules.REFERENCE_LENGTH))

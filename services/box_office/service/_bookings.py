@@ -23,6 +23,7 @@ from services.errors import Conflict, Gone, InvalidInput, NotAuthenticated
 from services.idempotency import check_same_request
 from services.ids import uuid7
 from services.outbox import record_event
+from services.prices import service as prices
 
 BOOKING_SECRET = ("booking secret", "X-Booking-Secret")
 REFERENCE_ATTEMPTS = 8
@@ -65,11 +66,25 @@ async def confirm_hold(
         if hold.status != "live":
             raise Gone(f"this hold was {hold.status}; its seats are back on sale")
         rules.check_live(hold.expires_at, now)
-        currency, prices = await store.screening_prices(conn, hold.screening_id)
         held = [seating.by_id[seat_id] for seat_id in hold.seat_ids]
-        tickets = rules.price_tickets(held, data.tickets, prices)
+        priced = await prices.price_hold(
+            conn, hold.id, hold.screening_id, [seat.label for seat in held], data, now
+        )
+        currency = priced.currency
         secret = tokens.patron_secret(hold_token)
-        seats = [store.BookingSeatRow(seat.id, kind, amount) for seat, kind, amount in tickets]
+        seats = [
+            store.BookingSeatRow(
+                seat_id=seating.by_label[line.seat].id,
+                ticket_type=line.ticket_type,
+                amount=line.amount,
+                list_price=line.list_price,
+                discount=line.discount,
+                fee=line.fee,
+                tax=line.tax,
+                membership_number=line.membership_number,
+            )
+            for line in priced.lines
+        ]
         for _ in range(REFERENCE_ATTEMPTS):
             booking = store.BookingRow(
                 id=uuid7(),
@@ -84,7 +99,7 @@ async def confirm_hold(
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
                 currency=currency,
-                total=sum(amount for _, _, amount in tickets),
+                total=priced.totals.amount,
                 status="confirmed",
                 refund_due=False,
                 cancelled_by=None,
@@ -92,6 +107,7 @@ async def confirm_hold(
                 created_at=now,
                 cancelled_at=None,
                 version=1,
+                discount_code=priced.discount_code,
             )
             if await store.insert_booking(conn, booking, seats):
                 break

@@ -22,6 +22,7 @@ from services.box_office import rules, store, tokens
 from services.errors import Conflict, NotAllowed, NotAuthenticated
 from services.ids import uuid7
 from services.outbox import record_event
+from services.prices import rules as prices
 from services.settings import BoxOfficeSettings
 
 
@@ -88,7 +89,12 @@ def booking_view(
                 row_label=seat.row_label,
                 kind=seat.kind,
                 ticket_type=row.ticket_type,
+                list_price=row.list_price,
+                discount=row.discount,
+                fee=row.fee,
+                tax=row.tax,
                 amount=row.amount,
+                membership_number=row.membership_number,
             )
         )
     booked.sort(key=lambda s: (seating.by_id[s.id].row_number, seating.by_id[s.id].position))
@@ -102,6 +108,8 @@ def booking_view(
         seats=booked,
         currency=booking.currency,
         total=booking.total,
+        totals=prices.totals(seats),
+        discount_code=booking.discount_code,
         payment_reference=booking.payment_reference,
         refund_due=booking.refund_due,
         created_at=booking.created_at,

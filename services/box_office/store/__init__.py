@@ -8,7 +8,6 @@ from services.box_office.store._bookings import (
     get_booking,
     insert_booking,
     list_bookings,
-    screening_prices,
 )
 from services.box_office.store._claims import (
     book_hold_claims,
@@ -71,7 +70,6 @@ __all__ = [
     "lock_screening",
     "place_of",
     "sale_state",
-    "screening_prices",
     "seating_of",
     "set_sale_status",
     "unsettled_screenings",

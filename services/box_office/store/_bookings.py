@@ -33,12 +33,20 @@ class BookingRow(msgspec.Struct, frozen=True):
     created_at: datetime
     cancelled_at: datetime | None
     version: int
+    discount_code: str | None = None
 
 
 class BookingSeatRow(msgspec.Struct, frozen=True):
+    """A booked seat and its price (list_price - discount + fee = amount; tax is in amount)."""
+
     seat_id: UUID
     ticket_type: str
     amount: int
+    list_price: int
+    discount: int = 0
+    fee: int = 0
+    tax: int = 0
+    membership_number: str | None = None
 
 
 _COLUMNS = ", ".join(BookingRow.__struct_fields__)
@@ -46,24 +54,6 @@ _COLUMNS = ", ".join(BookingRow.__struct_fields__)
 
 def _booking(row: asyncpg.Record) -> BookingRow:
     return BookingRow(**dict(row))
-
-
-async def screening_prices(
-    conn: asyncpg.Connection, screening_id: UUID
-) -> tuple[str, dict[str, int]]:
-    """The screening's currency and its price per ticket type."""
-    row = await conn.fetchrow(
-        """
-        SELECT s.currency, coalesce((SELECT jsonb_object_agg(p.ticket_type, p.amount)
-                                     FROM screening_price p WHERE p.screening_id = s.id), '{}')
-               AS prices
-        FROM screening s WHERE s.id = $1
-        """,
-        screening_id,
-    )
-    if row is None:
-        raise NotFound(f"no screening {screening_id}")
-    return row["currency"].strip(), dict(row["prices"])
 
 
 async def insert_booking(
@@ -76,14 +66,19 @@ async def insert_booking(
         WITH b AS (
             INSERT INTO booking (id, reference, screening_id, venue_id, hold_id, patron_name,
                                  patron_email, payment_reference, secret_hash, idempotency_key,
-                                 request_hash, currency, total, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                                 request_hash, currency, total, created_at, discount_code)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
             ON CONFLICT (reference) DO NOTHING
             RETURNING id
         ), seats AS (
-            INSERT INTO booking_seat (booking_id, seat_id, ticket_type, amount, list_price)
-            SELECT b.id, t.seat_id, t.ticket_type, t.amount, t.amount
-            FROM b, unnest($15::uuid[], $16::text[], $17::int[]) AS t(seat_id, ticket_type, amount)
+            INSERT INTO booking_seat (booking_id, seat_id, ticket_type, amount, list_price,
+                                      discount, fee, tax, membership_number)
+            SELECT b.id, t.seat_id, t.ticket_type, t.amount, t.list_price, t.discount, t.fee,
+                   t.tax, t.membership_number
+            FROM b, unnest($16::uuid[], $17::text[], $18::int[], $19::int[], $20::int[],
+                           $21::int[], $22::int[], $23::text[])
+                    AS t(seat_id, ticket_type, amount, list_price, discount, fee, tax,
+                         membership_number)
         )
         SELECT count(*) FROM b
         """,
@@ -101,9 +96,15 @@ async def insert_booking(
         booking.currency,
         booking.total,
         booking.created_at,
+        booking.discount_code,
         [seat.seat_id for seat in seats],
         [seat.ticket_type for seat in seats],
         [seat.amount for seat in seats],
+        [seat.list_price for seat in seats],
+        [seat.discount for seat in seats],
+        [seat.fee for seat in seats],
+        [seat.tax for seat in seats],
+        [seat.membership_number for seat in seats],
     )
     return bool(inserted)
 
@@ -129,16 +130,16 @@ async def booking_seats(
 ) -> dict[UUID, list[BookingSeatRow]]:
     rows = await conn.fetch(
         """
-        SELECT booking_id, seat_id, ticket_type, amount FROM booking_seat
-        WHERE booking_id = ANY($1::uuid[])
+        SELECT booking_id, seat_id, ticket_type, amount, list_price, discount, fee, tax,
+               membership_number
+        FROM booking_seat WHERE booking_id = ANY($1::uuid[])
         """,
         booking_ids,
     )
     seats: dict[UUID, list[BookingSeatRow]] = {booking_id: [] for booking_id in booking_ids}
     for row in rows:
-        seats[row["booking_id"]].append(
-            BookingSeatRow(row["seat_id"], row["ticket_type"], row["amount"])
-        )
+        values = dict(row)
+        seats[values.pop("booking_id")].append(BookingSeatRow(**values))
     return seats
 
 

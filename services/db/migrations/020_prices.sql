@@ -14,9 +14,11 @@ ALTER TABLE venue
         CHECK (member_tickets_per_booking BETWEEN 0 AND 100);
 
 -- A discount code: fixed (minor units off each ticket) or percent (off each ticket's price);
--- valid for a film, a series, listed screenings and/or a date range (each restriction that is set
--- must hold). `uses` counts the bookings and live holds that took it: the CHECK keeps it within
--- max_uses whatever the concurrency.
+-- valid for a film, a series, listed screenings and/or a range of screening dates (each
+-- restriction that is set must hold). Its uses are counted, not kept in a counter: a use counts
+-- while its hold is live and unexpired or once a booking was made from that hold, so a hold that
+-- ends without a booking gives its use back at once (docs/money.md, "Discount codes"). Taking
+-- a use locks the code's row first, so two holds never both take the last one.
 CREATE TABLE discount_code (
     id uuid PRIMARY KEY,
     venue_id uuid NOT NULL REFERENCES venue (id),
@@ -31,7 +33,6 @@ CREATE TABLE discount_code (
     valid_until date,
     max_uses integer CHECK (max_uses > 0),
     per_patron_limit integer CHECK (per_patron_limit > 0),
-    uses integer NOT NULL DEFAULT 0 CHECK (uses >= 0 AND (max_uses IS NULL OR uses <= max_uses)),
     active boolean NOT NULL DEFAULT true,
     created_at timestamptz NOT NULL,
     created_by uuid REFERENCES staff_user (id),
@@ -39,12 +40,12 @@ CREATE TABLE discount_code (
     UNIQUE (venue_id, code)
 );
 
--- One use of a code: by a hold (given back when the hold ends without a booking) that becomes
--- a booking's. patron_email is lower-cased; the per-patron limit counts these rows.
+-- One use of a code, taken by a hold (one code per hold); it is the booking's once a booking is
+-- made from that hold (booking.hold_id). patron_email is lower-cased; the per-patron limit
+-- counts the uses that count (see above) with the patron's address.
 CREATE TABLE discount_use (
     code_id uuid NOT NULL REFERENCES discount_code (id),
     hold_id uuid NOT NULL REFERENCES hold (id),
-    booking_id uuid REFERENCES booking (id),
     patron_email text NOT NULL,
     used_at timestamptz NOT NULL,
     PRIMARY KEY (code_id, hold_id)
