@@ -396,3 +396,48 @@ def test_a_header_that_would_break_its_line_is_never_written() -> None:
         mime.address("Ana", "ana@example.org\r\nBcc: evil@attacker.example")
     with pytest.raises(ValueError, match="not one e-mail address"):
         mime.ascii_address("v>,<evil@attacker.example")
+
+
+def test_a_booking_email_says_what_its_total_includes() -> None:
+    """The discount, the booking fees and the tax in the total, each only when there is one."""
+    settings = Settings(
+        DatabaseSettings("x"),
+        RedisSettings("x"),
+        AuthSettings(secret="k" * 40),
+        BoxOfficeSettings(),
+        MailSettings(),
+    )
+    plain = render.render(
+        "booking_confirmed",
+        BookingConfirmedMail(occurred_at=NOW, screening=SCREENING, booking=BOOKING),
+        settings,
+    )
+    assert "Included" not in plain.text
+    assert "Included" not in plain.html
+    priced = msgspec.structs.replace(
+        BOOKING,
+        seats=[SeatLine("J1", "J", "wheelchair", "adult", 1450)],
+        total=1450,
+        discount_code="TEN",
+        discount=150,
+        fees=100,
+        tax=82,
+    )
+    letter = render.render(
+        "booking_confirmed",
+        BookingConfirmedMail(occurred_at=NOW, screening=SCREENING, booking=priced),
+        settings,
+    )
+    assert (
+        "  Total: $14.50\n  Included: discount TEN -$1.50, booking fees $1.00, tax $0.82\n"
+        in letter.text
+    )
+    for line in ("discount TEN", "-$1.50", "booking fees", "$1.00", "tax", "$0.82"):
+        assert line in letter.html
+    no_code = msgspec.structs.replace(priced, discount=0, discount_code=None, fees=0)
+    text = render.render(
+        "booking_confirmed",
+        BookingConfirmedMail(occurred_at=NOW, screening=SCREENING, booking=no_code),
+        settings,
+    ).text
+    assert "  Included: tax $0.82\n" in text

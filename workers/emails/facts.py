@@ -14,6 +14,7 @@ from services.access import store as access
 from services.box_office import store as box_office
 from services.catalog import store as catalog
 from services.notifications.rules import normal_address
+from services.prices.rules import totals
 from services.settings import AccessSettings
 from workers.emails.letters import BookingFacts, ReservationFacts, ScreeningFacts, SeatLine
 
@@ -63,6 +64,7 @@ async def booking_facts(
             seats[booking.id],
             key=lambda s: (seating.by_id[s.seat_id].row_number, seating.by_id[s.seat_id].position),
         )
+        figures = totals(booked)
         facts.append(
             BookingFacts(
                 booking_id=booking.id,
@@ -82,6 +84,10 @@ async def booking_facts(
                 currency=booking.currency.strip(),
                 total=booking.total,
                 refund_due=booking.refund_due,
+                discount_code=booking.discount_code,
+                discount=figures.discount,
+                fees=figures.fee,
+                tax=figures.tax,
             )
         )
     return facts

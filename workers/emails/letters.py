@@ -29,6 +29,11 @@ class BookingFacts(msgspec.Struct, frozen=True):
     currency: str
     total: int
     refund_due: bool = False
+    # What the total includes (docs/money.md, "Prices"); 0 in emails written before them.
+    discount_code: str | None = None
+    discount: int = 0
+    fees: int = 0
+    tax: int = 0
 
 
 class ScreeningFacts(msgspec.Struct, frozen=True):
