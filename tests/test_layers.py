@@ -23,6 +23,9 @@ PROBES = [
     ("workers/relay.py", "services.notifications.routes", "workers never import routes"),
     ("workers/emails/jobs.py", "services.staff.dashboard", "workers never import routes"),
     ("services/door/rules.py", "services.access.rules", "know nothing of each other"),
+    ("services/prices/rules.py", "services.prices.store", "rules are pure"),
+    ("services/prices/store/_codes.py", "services.prices.service", "each part is layered"),
+    ("services/box_office/service/_common.py", "services.prices.routes", "another part's routes"),
 ]
 
 

@@ -169,6 +169,20 @@ async def book(
     now = datetime.now(UTC)
     kinds = tickets or ["adult"] * len(seats)
     async with pool.acquire() as conn:
+        if "member" in kinds:  # a member price needs a valid membership (docs/money.md)
+            await conn.execute(
+                """
+                INSERT INTO membership (id, venue_id, number, name, valid_from, expires_on,
+                                        created_at)
+                SELECT $3::uuid, venue_id, 'M-1', $2, now()::date - 1, now()::date + 400,
+                       now()
+                FROM screening WHERE id = $1
+                ON CONFLICT DO NOTHING
+                """,
+                screening_id,
+                name,
+                uuid4(),
+            )
         hold = await service.make_hold(
             conn,
             screening_id,
@@ -185,7 +199,10 @@ async def book(
             str(uuid4()),
             ConfirmIn(
                 patron=PatronIn(name=name, email=email),
-                tickets=[TicketIn(seat, kind) for seat, kind in zip(seats, kinds, strict=True)],
+                tickets=[
+                    TicketIn(seat, kind, "M-1" if kind == "member" else None)
+                    for seat, kind in zip(seats, kinds, strict=True)
+                ],
             ),
             now,
         )
