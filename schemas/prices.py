@@ -39,6 +39,30 @@ class PriceTotals(msgspec.Struct, frozen=True):
     amount: int
 
 
+class PricedSeat(msgspec.Struct, frozen=True):
+    """One seat's price: list_price - discount + fee = amount; tax is the part of amount that is
+    tax."""
+
+    seat: str
+    ticket_type: str
+    list_price: int
+    discount: int
+    fee: int
+    tax: int
+    amount: int
+    membership_number: str | None = None
+
+
+class Breakdown(msgspec.Struct, frozen=True):
+    """A hold's tickets priced: one line per held seat, the totals (sums of the lines) and the
+    discount code used (upper-case), if any."""
+
+    currency: str
+    seats: list[PricedSeat]
+    totals: PriceTotals
+    discount_code: str | None = None
+
+
 class DiscountCodeIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A discount code: `fixed` takes `amount` minor units off each ticket (never below zero),
     `percent` takes `amount` % off each ticket's price. Each restriction that is set must hold:

@@ -21,7 +21,7 @@ from uuid import UUID
 import msgspec
 
 from schemas.box_office import TicketIn
-from schemas.prices import DiscountCodeIn, DiscountKind, PriceTotals
+from schemas.prices import DiscountCodeIn, DiscountKind, PricedSeat, PriceTotals
 from services.errors import Conflict, InvalidInput, field_error
 
 MEMBER = "member"  # the ticket type whose price needs a membership number
@@ -71,24 +71,11 @@ class Chosen(msgspec.Struct, frozen=True):
     membership_number: str | None = None
 
 
-class Line(msgspec.Struct, frozen=True):
-    """One booked seat's price."""
-
-    seat: str
-    ticket_type: str
-    list_price: int
-    discount: int
-    fee: int
-    tax: int
-    amount: int
-    membership_number: str | None = None
-
-
-def price_line(chosen: Chosen, terms: Terms, discount: Discount | None) -> Line:
+def price_line(chosen: Chosen, terms: Terms, discount: Discount | None) -> PricedSeat:
     off = line_discount(chosen.list_price, discount)
     fee = terms.booking_fee if chosen.list_price > 0 else 0
     amount = chosen.list_price - off + fee
-    return Line(
+    return PricedSeat(
         seat=chosen.seat,
         ticket_type=chosen.ticket_type,
         list_price=chosen.list_price,
@@ -100,12 +87,12 @@ def price_line(chosen: Chosen, terms: Terms, discount: Discount | None) -> Line:
     )
 
 
-def price(chosen: Sequence[Chosen], terms: Terms, discount: Discount | None) -> list[Line]:
+def price(chosen: Sequence[Chosen], terms: Terms, discount: Discount | None) -> list[PricedSeat]:
     return [price_line(ticket, terms, discount) for ticket in chosen]
 
 
 class Figures(Protocol):
-    """A priced seat as anything stores it: a Line, a booked seat's row."""
+    """A priced seat as anything keeps it: a PricedSeat, a booked seat's row."""
 
     @property
     def list_price(self) -> int: ...

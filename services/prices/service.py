@@ -8,15 +8,14 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-import msgspec
 
 from schemas.box_office import ConfirmIn
 from schemas.prices import (
+    Breakdown,
     DiscountCode,
     DiscountCodeIn,
     Membership,
     MembershipIn,
-    PriceTotals,
     VenuePrices,
     VenuePricesIn,
 )
@@ -27,16 +26,6 @@ from services.ids import uuid7
 from services.prices import rules, store
 
 
-class PricedHold(msgspec.Struct, frozen=True):
-    """A hold's tickets priced: one line per held seat (in the hold's order, by seat label), the
-    totals, and the discount code used (upper-case), if any."""
-
-    currency: str
-    lines: list[rules.Line]
-    totals: PriceTotals
-    discount_code: str | None = None
-
-
 async def price_hold(
     conn: asyncpg.Connection,
     hold_id: UUID,
@@ -44,7 +33,7 @@ async def price_hold(
     seats: Sequence[str],
     data: ConfirmIn,
     now: datetime,
-) -> PricedHold:
+) -> Breakdown:
     """Price the tickets `data` asks for on a hold's seats (`seats`: its labels, in the hold's
     order), checking memberships, and take the discount code's use for the hold. Runs in the
     caller's transaction, the hold's row already locked; the use is the booking's once a booking
@@ -77,9 +66,9 @@ async def price_hold(
             await store.take_use(conn, code.id, hold_id, email, now)
         discount = code.discount()
     lines = rules.price(chosen, terms.terms, discount)
-    return PricedHold(
+    return Breakdown(
         currency=terms.currency,
-        lines=lines,
+        seats=lines,
         totals=rules.totals(lines),
         discount_code=None if discount is None else discount.code,
     )

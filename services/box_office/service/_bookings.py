@@ -83,7 +83,7 @@ async def confirm_hold(
                 tax=line.tax,
                 membership_number=line.membership_number,
             )
-            for line in priced.lines
+            for line in priced.seats
         ]
         for _ in range(REFERENCE_ATTEMPTS):
             booking = store.BookingRow(
