@@ -28,6 +28,7 @@ from services.staff.auth import PUBLIC, jwt_auth
 from services.staff.routes import STAFF_ROUTES
 from services.staff.status import StaffStatus
 from services.state import DEPENDENCIES, connection, lifespan
+from services.takings.routes import TAKINGS_ROUTES
 
 
 @get("/livez", opt=PUBLIC, tags=["health"], summary="Liveness: the process answers")
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *STAFF_ROUTES,
         *NOTIFICATION_ROUTES,
         *DOOR_ROUTES,
+        *TAKINGS_ROUTES,
     ]
     app = Litestar(
         route_handlers=route_handlers,
