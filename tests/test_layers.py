@@ -23,6 +23,8 @@ PROBES = [
     ("workers/relay.py", "services.notifications.routes", "workers never import routes"),
     ("workers/emails/jobs.py", "services.staff.dashboard", "workers never import routes"),
     ("services/door/rules.py", "services.access.rules", "know nothing of each other"),
+    ("services/takings/sheets.py", "services.takings.store", "rules are pure"),
+    ("services/takings/store.py", "services.takings.service", "each part is layered"),
 ]
 
 

@@ -50,7 +50,7 @@ def _answer(
         return report
     return Response(
         to_csv(report).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",  # Litestar adds "; charset=utf-8"
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
