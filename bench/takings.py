@@ -148,7 +148,7 @@ async def _median_ms(repeat: int, step: Callable[[], Awaitable[object]]) -> floa
     return statistics.median(times)
 
 
-async def bench(count: int, repeat: int) -> None:
+async def bench(count: int, repeat: int, keep: bool) -> None:
     admin_url = os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
     )
@@ -235,7 +235,10 @@ async def bench(count: int, repeat: int) -> None:
         finally:
             await conn.close()
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if keep:
+            print(f"kept the database {name}")
+        else:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 
 
@@ -243,8 +246,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bookings", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the database (to EXPLAIN)")
     args = parser.parse_args()
-    asyncio.run(bench(args.bookings, args.repeat))
+    asyncio.run(bench(args.bookings, args.repeat, args.keep))
 
 
 if __name__ == "__main__":

@@ -159,36 +159,33 @@ async def reconciliation(
     """Sales against all the money of the same bookings, per currency. Per booking and
     currency: a confirmed booking's money in its own currency pays its seat lines (short of
     them: unpaid; past them: overpaid); any other money (on a cancelled or unseated booking, or
-    in another currency) is refund_due. So gross - unpaid + overpaid + refund_due = net_cash."""
+    in another currency) is refund_due. So gross - unpaid + overpaid + refund_due = net_cash.
+    (One pass of hash joins over lines, payments and refunds; each (booking, currency) group's
+    rows agree on `seated`.)"""
+    where = _BOOKINGS[which]
     rows = await conn.fetch(
         f"""
-        WITH b AS (SELECT b.id, b.currency, b.status FROM booking b WHERE {_BOOKINGS[which]}),
-        seats AS (
-            SELECT bs.booking_id, sum(bs.amount)::bigint AS gross
-            FROM b JOIN booking_seat bs ON bs.booking_id = b.id
-            WHERE b.status = 'confirmed' GROUP BY bs.booking_id),
-        money AS (
-            SELECT m.booking_id, m.currency, sum(m.amount)::bigint AS cash
-            FROM (SELECT p.booking_id, p.currency, p.amount
-                  FROM b JOIN payment p ON p.booking_id = b.id
-                  UNION ALL
-                  SELECT r.booking_id, r.currency, -r.amount
-                  FROM b JOIN refund r ON r.booking_id = b.id) m
-            GROUP BY m.booking_id, m.currency),
-        per AS (
-            SELECT b.currency, b.status = 'confirmed' AS seated, coalesce(s.gross, 0) AS gross,
-                   coalesce(m.cash, 0) AS cash
-            FROM b LEFT JOIN seats s ON s.booking_id = b.id
-                   LEFT JOIN money m ON m.booking_id = b.id AND m.currency = b.currency
-            UNION ALL
-            SELECT m.currency, false, 0, m.cash
-            FROM b JOIN money m ON m.booking_id = b.id AND m.currency <> b.currency)
         SELECT currency, sum(gross)::bigint AS gross,
                sum(CASE WHEN seated THEN greatest(gross - cash, 0) ELSE 0 END)::bigint AS unpaid,
                sum(CASE WHEN seated THEN greatest(cash - gross, 0) ELSE 0 END)::bigint AS overpaid,
                sum(CASE WHEN seated THEN 0 ELSE cash END)::bigint AS refund_due,
                sum(cash)::bigint AS net_cash
-        FROM per GROUP BY currency ORDER BY currency
+        FROM (SELECT booking_id, currency, bool_and(seated) AS seated, sum(gross) AS gross,
+                     sum(cash) AS cash
+              FROM (SELECT b.id AS booking_id, b.currency, true AS seated, bs.amount AS gross,
+                           0 AS cash
+                    FROM booking b JOIN booking_seat bs ON bs.booking_id = b.id
+                    WHERE b.status = 'confirmed' AND {where}
+                    UNION ALL
+                    SELECT b.id, p.currency, b.status = 'confirmed' AND p.currency = b.currency,
+                           0, p.amount
+                    FROM booking b JOIN payment p ON p.booking_id = b.id WHERE {where}
+                    UNION ALL
+                    SELECT b.id, r.currency, b.status = 'confirmed' AND r.currency = b.currency,
+                           0, -r.amount
+                    FROM booking b JOIN refund r ON r.booking_id = b.id WHERE {where}) line
+              GROUP BY booking_id, currency) per_booking
+        GROUP BY currency ORDER BY currency
         """,
         *args,
     )
