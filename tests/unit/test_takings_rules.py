@@ -5,6 +5,7 @@ currency's decimals, and no text cell starts a formula."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from uuid import UUID
 
 import pytest
 from hypothesis import given
@@ -62,3 +63,53 @@ def test_no_text_cell_starts_a_formula(value: str) -> None:
     cell = sheets.text(value)
     assert not cell.startswith(("=", "+", "-", "@", "\t", "\r", "\n"))
     assert cell in (value, f"'{value}")
+
+
+_LINE = st.builds(
+    rules.SeatLines,
+    screening_id=st.sampled_from([UUID(int=1), UUID(int=2)]),
+    ticket_type=st.sampled_from(["adult", "child", "=1+1"]),
+    currency=st.sampled_from(["EUR", "USD"]),
+    admissions=st.integers(0, 500),
+    list_price=st.integers(0, 10**7),
+    discount=st.integers(0, 10**6),
+    fee=st.integers(0, 10**5),
+    gross=st.integers(0, 10**7),
+    tax=st.integers(0, 10**6),
+)
+
+
+@given(st.lists(_LINE, max_size=30))
+def test_ticket_types_and_totals_sum_every_line_once(lines: list[rules.SeatLines]) -> None:
+    types = rules.by_ticket_type(lines)
+    totals = rules.sales_totals(types)
+    assert {(t.currency, t.ticket_type) for t in types} == {
+        (line.currency, line.ticket_type) for line in lines
+    }
+    for total in totals:
+        mine = [line for line in lines if line.currency == total.currency]
+        for key in ("admissions", "list_price", "discount", "fee", "gross", "tax"):
+            assert getattr(total, key) == sum(getattr(line, key) for line in mine)
+        assert total.net_of_tax == total.gross - total.tax
+    assert sorted(t.currency for t in totals) == sorted({line.currency for line in lines})
+
+
+@given(
+    st.lists(
+        st.builds(
+            rules.CashSum,
+            method=st.sampled_from(rules.METHODS),
+            currency=st.sampled_from(["EUR", "USD"]),
+            paid=st.integers(0, 10**7),
+            refunded=st.integers(0, 10**7),
+        ),
+        max_size=20,
+    )
+)
+def test_cash_by_method_keeps_every_cent(sums: list[rules.CashSum]) -> None:
+    lines = rules.by_method(sums)
+    assert len({(x.currency, x.method) for x in lines}) == len(lines)
+    for total in rules.cash_totals(lines):
+        assert total.paid == sum(x.paid for x in sums if x.currency == total.currency)
+        assert total.refunded == sum(x.refunded for x in sums if x.currency == total.currency)
+        assert total.net == total.paid - total.refunded
