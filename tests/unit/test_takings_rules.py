@@ -33,6 +33,14 @@ def test_a_day_runs_from_local_midnight_to_local_midnight(day: date, zone: str, 
     assert rules.local_clock(end, zone) == (day + timedelta(days=1), "00:00")
 
 
+def test_where_a_clock_change_skips_midnight_the_day_starts_after_the_gap() -> None:
+    # Chile's clocks go from 00:00 straight to 01:00 on 6 September 2026.
+    start, end = rules.day_bounds(date(2026, 9, 6), "America/Santiago")
+    assert rules.local_clock(start, "America/Santiago") == (date(2026, 9, 6), "01:00")
+    assert end - start == timedelta(hours=23)
+    assert rules.day_bounds(date(2026, 9, 5), "America/Santiago")[1] == start  # no gap, no overlap
+
+
 @given(st.dates(min_value=rules.FIRST_DAY, max_value=rules.LAST_DAY))
 def test_the_film_week_is_friday_to_thursday_and_holds_the_day(day: date) -> None:
     start, end = rules.film_week(day)
