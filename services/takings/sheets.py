@@ -12,6 +12,7 @@ from schemas.takings import (
     CashTotal,
     DayTakings,
     FilmWeekTakings,
+    HourCash,
     MethodCash,
     Reconciliation,
     Sales,
@@ -69,7 +70,7 @@ def money(minor: int, currency: str) -> str:
     return f"{sign}{whole}.{part:0{decimals}d}" if decimals else f"{sign}{whole}"
 
 
-def _cells(line: Sales | MethodCash | CashTotal | Reconciliation) -> dict[str, str]:
+def _cells(line: Sales | MethodCash | CashTotal | HourCash | Reconciliation) -> dict[str, str]:
     cells: dict[str, str] = {}
     for field in line.__struct_fields__:
         value = getattr(line, field)
@@ -94,11 +95,11 @@ def write(header: Sequence[str], rows: Iterable[dict[str, str]]) -> str:
     return out.getvalue()
 
 
-def _sales_rows(section: str, lines: Iterable[Sales], **extra: str) -> list[dict[str, str]]:
+def _sales_rows(section: str, lines: Iterable[Sales]) -> list[dict[str, str]]:
     rows = []
     for line in lines:
         name = line.ticket_type if isinstance(line, TicketTypeSales) else "all"
-        rows.append({"section": section, "name": text(name), **extra, **_cells(line)})
+        rows.append({"section": section, "name": text(name), **_cells(line)})
     return rows
 
 
@@ -125,18 +126,11 @@ def day_csv(report: DayTakings) -> str:
         *_sales_rows("sales_total", report.sales_totals),
         *_money_rows("method", report.cash),
         *_money_rows("cash_total", report.cash_totals),
-        *(
-            {"section": "hour", "name": hour.local_start, **_cells_of_hour(hour.currency, hour)}
-            for hour in report.by_hour
-        ),
+        *({"section": "hour", "name": hour.local_start, **_cells(hour)} for hour in report.by_hour),
         *_money_rows("reconciliation", report.reconciliation),
     ]
     common = {"venue": text(report.venue_name), "day": report.day.isoformat()}
     return write(header, ({**common, **row} for row in rows))
-
-
-def _cells_of_hour(currency: str, hour: object) -> dict[str, str]:
-    return {"currency": currency} | {field: money(getattr(hour, field), currency) for field in CASH}
 
 
 def screening_csv(report: ScreeningTakings) -> str:
