@@ -29,6 +29,7 @@ from services.staff.auth import PUBLIC, jwt_auth
 from services.staff.routes import STAFF_ROUTES
 from services.staff.status import StaffStatus
 from services.state import DEPENDENCIES, connection, lifespan
+from services.takings.routes import TAKINGS_ROUTES
 
 
 @get("/livez", opt=PUBLIC, tags=["health"], summary="Liveness: the process answers")
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *NOTIFICATION_ROUTES,
         *DOOR_ROUTES,
         *PRICES_ROUTES,
+        *TAKINGS_ROUTES,
     ]
     app = Litestar(
         route_handlers=route_handlers,

@@ -26,6 +26,8 @@ PROBES = [
     ("services/prices/rules.py", "services.prices.store", "rules are pure"),
     ("services/prices/store/_codes.py", "services.prices.service", "each part is layered"),
     ("services/box_office/service/_common.py", "services.prices.routes", "another part's routes"),
+    ("services/takings/sheets.py", "services.takings.store", "rules are pure"),
+    ("services/takings/store.py", "services.takings.service", "each part is layered"),
 ]
 
 

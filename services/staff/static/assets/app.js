@@ -13,6 +13,7 @@ import { renderNoShows } from "./noshows.js";
 import { countsText, doorText, localDay, localTime, renderProgramme } from "./programme.js";
 import { SeatMap } from "./seatmap.js";
 import { initSelection, releaseHold, renderSelection } from "./selection.js";
+import { changesTakings, initTakings, loadTakings, stopTakings } from "./takings.js";
 
 const state = {
   session: null,
@@ -64,6 +65,7 @@ function coalesce(task, delay) {
 const refreshBoard = coalesce(loadBoard, 30);
 const refreshProgramme = coalesce(() => loadProgramme(state.day), 150);
 const refreshPanels = coalesce(() => loadPanels(state.screeningId), 250);
+const refreshTakings = coalesce(loadTakings, 500);
 
 function say(text) {
   $("action-message").textContent = text;
@@ -112,6 +114,7 @@ function enterDashboard(session) {
   loadZones().catch(console.error);
   loadProgramme(null).catch(console.error);
   loadPanels(null).catch(console.error);
+  initTakings().catch(console.error);
   $("programme-title").setAttribute("tabindex", "-1");
   $("programme-title").focus();
 }
@@ -122,6 +125,7 @@ function signOut(message) {
   state.feedWasLive = false;
   state.feed?.stop();
   state.feed = null;
+  stopTakings();
   state.session = null;
   state.screeningId = null;
   state.board = null;
@@ -299,6 +303,7 @@ function onFeedEvent(type, event) {
   if (screening && screening === state.screeningId) refreshBoard();
   if (screening) refreshProgramme();
   if (refreshesPanels(type)) refreshPanels();
+  if (changesTakings(type)) refreshTakings();
 }
 
 const HOLD_NEWS = {
@@ -318,6 +323,7 @@ function announceHold(type, event) {
 }
 
 function refreshAll() {
+  refreshTakings();
   refreshProgramme();
   refreshBoard();
   refreshPanels();
