@@ -169,7 +169,7 @@ def svg(drawn: Drawn, width: int, height: int, start: float, end: float) -> str:
         x = left + (t - start) / (end - start) * plot_w
         return f"{x:.1f},{top + plot_h - v / high * plot_h:.1f}"
 
-    parts = [f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">']
+    parts = [f'<svg width="{width}" height="{height}">']
     for i in range(5):
         v = high * i / 4
         y = top + plot_h - plot_h * i / 4
@@ -346,7 +346,7 @@ async def load(api: str, screenings: list[str], phases: list[tuple[float, int]])
             r = await client.post(
                 f"/v1/holds/{hold['id']}/confirm",
                 json={
-                    "patron": {"name": f"Patron {n}-{k}", "email": f"p{n}.{k}@example.org"},
+                    "patron": {"name": f"Patron {n}-{k}", "email": f"p{n}.{k}@patrons.example"},
                     "tickets": [{"seat": s, "ticket_type": "adult"} for s in seats],
                 },
                 headers={**token, "Idempotency-Key": secrets.token_hex(8)},

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 
 DAYS_AHEAD = 3  # partitions exist from today to this many days ahead (UTC)
-LOCK_TIMEOUT = "5s"  # a drop or create waits this long for the parent's lock, then tries later
+LOCK_TIMEOUT = "1s"  # writers queue behind a waiting DETACH: keep the wait short, retry later
 
 # Per partitioned table: the rows retention must keep (the old row-by-row rule, negated).
 STILL_NEEDED = {
