@@ -56,16 +56,20 @@ async def create_ahead(
     conn: asyncpg.Connection, *, today: date | None = None, days: int = DAYS_AHEAD
 ) -> list[str]:
     """Make every missing partition from `today` (the database's UTC day) to `days` ahead, for
-    both tables; return the names made now."""
+    both tables; return the names made now. One whose table stayed locked past LOCK_TIMEOUT is
+    left for the next call."""
     start = today or await conn.fetchval(_TODAY)
     made: list[str] = []
     for table in PARTITIONED:
         for offset in range(days + 1):
             day = start + timedelta(days=offset)
-            async with conn.transaction():
-                await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                if await conn.fetchval(_CREATE, table, day):
-                    made.append(partition_name(table, day))
+            try:
+                async with conn.transaction():
+                    await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                    if await conn.fetchval(_CREATE, table, day):
+                        made.append(partition_name(table, day))
+            except asyncpg.LockNotAvailableError:
+                continue  # busy: the next run (ten minutes on, days ahead of need) makes it
     return made
 
 

@@ -116,6 +116,13 @@ SELECT consumer, event_id, processed_at FROM processed_event_unpartitioned;
 
 DROP TABLE outbox_unpartitioned;
 DROP TABLE processed_event_unpartitioned;
+-- The new identity's sequence took a suffixed name while the old one existed: give it the name.
+DO $$
+BEGIN
+    EXECUTE format('ALTER SEQUENCE %s RENAME TO outbox_position_seq',
+                   pg_get_serial_sequence('outbox', 'position'));
+END;
+$$;
 
 -- Keys and indexes, made once the rows are in (each is created on every partition, and on
 -- every partition made later).
