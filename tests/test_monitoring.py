@@ -3,10 +3,13 @@ event types that Usher really exports (so a renamed metric cannot leave an alert
 
 from __future__ import annotations
 
+import html
+import importlib.util
 import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +101,37 @@ def test_dashboard_panels_are_laid_out() -> None:
     for panel in dashboard["panels"]:
         assert panel["targets"], panel["title"]
         assert panel["datasource"]["uid"] == "${datasource}"
+
+
+def _snapshot_script() -> Any:
+    """deploy/monitoring/snapshot.py, loaded from its file (deploy/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("snapshot", MONITORING / "snapshot.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["snapshot"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_dashboard_snapshot_runs_every_panels_query_and_draws_every_panel() -> None:
+    """The picture in docs/operations.md: every query of every panel is asked of Prometheus,
+    and every panel is drawn, with its title and one legend entry per series."""
+    snapshot = _snapshot_script()
+    dashboard = json.loads(DASHBOARD.read_text())
+    asked: list[str] = []
+
+    def query(expr: str) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        asked.append(expr)
+        return [({"group": "emails", "type": "x"}, [(0.0, 1.0), (60.0, 3.0)])]
+
+    drawn = snapshot.collect(snapshot.panels(dashboard), query)
+    in_file = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert sorted(asked) == sorted(in_file)
+    assert {d.panel.title for d in drawn} == {panel["title"] for panel in dashboard["panels"]}
+    page = snapshot.page(drawn, 0.0, 60.0, dashboard["title"], "note")
+    for d in drawn:
+        assert f"<h2>{html.escape(d.panel.title)}</h2>" in page
+        assert len(d.series) == len(d.panel.targets)
+    assert page.count("<polyline") == len(in_file)
+    assert snapshot.legend("undelivered {{group}}", {"group": "emails"}) == "undelivered emails"

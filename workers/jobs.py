@@ -10,14 +10,15 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import asyncpg
 import msgspec
 from arq import Retry
 from arq.connections import ArqRedis
 
+from services.db import partitions
 from services.outages import OUTAGES
 from services.settings import RedisSettings, Settings
 
@@ -94,16 +95,17 @@ async def enqueue(
 
 PRUNE_CHUNK = 5000
 
+# Rows in the DEFAULT partitions (no day partition covered them) are deleted row by row.
 _PRUNE_OUTBOX = """
-    DELETE FROM outbox WHERE position IN (
-        SELECT position FROM outbox
+    DELETE FROM outbox_default WHERE event_id IN (
+        SELECT event_id FROM outbox_default
         WHERE published_at < now() - make_interval(hours => $1)
         LIMIT $2
     )
 """
 _PRUNE_PROCESSED = """
-    DELETE FROM processed_event WHERE (consumer, event_id) IN (
-        SELECT consumer, event_id FROM processed_event
+    DELETE FROM processed_event_default WHERE (consumer, event_id) IN (
+        SELECT consumer, event_id FROM processed_event_default
         WHERE processed_at < now() - make_interval(hours => $1)
         LIMIT $2
     )
@@ -121,14 +123,38 @@ async def _delete_in_chunks(pool: asyncpg.Pool, sql: str, hours: int) -> int:
 
 
 async def prune_events(pool: asyncpg.Pool, settings: Settings) -> dict[str, int]:
-    """Delete published outbox rows past `outbox_retention_hours`, and processed-event records
-    a day past the stream's retention (no duplicate of theirs can arrive any more)."""
+    """The event tables' upkeep: make the coming days' partitions, then drop the day partitions
+    whose every row is past retention (published outbox rows after `outbox_retention_hours`,
+    processed-event records a day past the stream's retention: no duplicate of theirs can
+    arrive any more), and delete such rows from the DEFAULT partitions."""
     events = settings.events
-    outbox = await _delete_in_chunks(pool, _PRUNE_OUTBOX, events.outbox_retention_hours)
-    processed = await _delete_in_chunks(pool, _PRUNE_PROCESSED, events.stream_retention_hours + 24)
+    now = datetime.now(UTC)
+    hours = {
+        "outbox": events.outbox_retention_hours,
+        "processed_event": events.stream_retention_hours + 24,
+    }
+    async with pool.acquire() as pooled:
+        conn = cast(asyncpg.Connection, pooled)
+        made = await partitions.create_ahead(conn)
+        dropped = {
+            table: await partitions.drop_expired(conn, table, now - timedelta(hours=hours[table]))
+            for table in partitions.PARTITIONED
+        }
+    outbox = await _delete_in_chunks(pool, _PRUNE_OUTBOX, hours["outbox"])
+    processed = await _delete_in_chunks(pool, _PRUNE_PROCESSED, hours["processed_event"])
+    if made:
+        log.info("made partitions %s", ", ".join(made))
+    if dropped["outbox"] or dropped["processed_event"]:
+        log.info("dropped partitions %s", ", ".join(dropped["outbox"] + dropped["processed_event"]))
     if outbox or processed:
         log.info("pruned %d outbox rows and %d processed-event records", outbox, processed)
-    return {"outbox": outbox, "processed_event": processed}
+    return {
+        "partitions_made": len(made),
+        "outbox_partitions_dropped": len(dropped["outbox"]),
+        "processed_event_partitions_dropped": len(dropped["processed_event"]),
+        "outbox": outbox,
+        "processed_event": processed,
+    }
 
 
 async def prune(ctx: dict[str, Any]) -> dict[str, int]:

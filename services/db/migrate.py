@@ -13,6 +13,8 @@ from pathlib import Path
 
 import asyncpg
 
+from services.db import partitions
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x05E4_3E41  # "usher migrate"
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -70,6 +72,8 @@ async def apply_migrations(conn: asyncpg.Connection) -> list[str]:
                     checksum,
                 )
             applied_now.append(name)
+        if await conn.fetchval("SELECT to_regproc('event_partition_create') IS NOT NULL"):
+            await partitions.create_ahead(conn)  # a fresh database has its coming days' partitions
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     return applied_now

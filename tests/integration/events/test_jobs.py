@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import msgspec
@@ -83,9 +83,11 @@ async def test_a_handler_hands_work_to_an_arq_job_once_per_event(
     await arq.aclose()
 
 
-async def test_prune_deletes_old_published_rows_and_processed_records(
+async def test_prune_deletes_old_rows_from_the_default_partitions_one_by_one(
     settings: Settings, db: asyncpg.Pool
 ) -> None:
+    """Rows no day partition covers (an id that is not a UUIDv7) sit in the DEFAULT partitions,
+    and are deleted row by row past retention (day partitions: tests/.../test_partitions.py)."""
     events = settings.events
     await db.execute("TRUNCATE outbox, processed_event")
     old = datetime.now(UTC) - timedelta(hours=events.outbox_retention_hours + 1)
@@ -98,7 +100,7 @@ async def test_prune_deletes_old_published_rows_and_processed_records(
         await db.execute(
             "INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, payload,"
             " published_at) VALUES ($1, 'test.note', 'test', $2, '{}', $3)",
-            uuid7(),
+            uuid4(),
             note,
             published_at,
         )
@@ -106,12 +108,13 @@ async def test_prune_deletes_old_published_rows_and_processed_records(
     await db.execute(
         "INSERT INTO processed_event (consumer, event_id, processed_at)"
         " VALUES ('g', $1, $2), ('g', $3, now())",
-        uuid7(),
+        uuid4(),
         stale,
-        uuid7(),
+        uuid4(),
     )
-    assert await prune_events(db, settings) == {"outbox": 1, "processed_event": 1}
-    left = {r["aggregate_id"] for r in await db.fetch("SELECT aggregate_id FROM outbox")}
+    pruned = await prune_events(db, settings)
+    assert (pruned["outbox"], pruned["processed_event"]) == (1, 1)
+    left = {r["aggregate_id"] for r in await db.fetch("SELECT aggregate_id FROM outbox_default")}
     assert left == {"published just now", "never published"}
     assert await db.fetchval("SELECT count(*) FROM processed_event") == 1
 
