@@ -33,6 +33,8 @@ class BookingRow(msgspec.Struct, frozen=True):
     created_at: datetime
     cancelled_at: datetime | None
     version: int
+    paid: int = 0  # the running sums of its payments and refunds (migration 021)
+    refunded: int = 0
 
 
 class BookingSeatRow(msgspec.Struct, frozen=True):
@@ -76,13 +78,13 @@ async def insert_booking(
         WITH b AS (
             INSERT INTO booking (id, reference, screening_id, venue_id, hold_id, patron_name,
                                  patron_email, payment_reference, secret_hash, idempotency_key,
-                                 request_hash, currency, total, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                                 request_hash, currency, total, created_at, status)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $18)
             ON CONFLICT (reference) DO NOTHING
             RETURNING id
         ), seats AS (
-            INSERT INTO booking_seat (booking_id, seat_id, ticket_type, amount)
-            SELECT b.id, t.seat_id, t.ticket_type, t.amount
+            INSERT INTO booking_seat (booking_id, seat_id, ticket_type, amount, list_price)
+            SELECT b.id, t.seat_id, t.ticket_type, t.amount, t.amount
             FROM b, unnest($15::uuid[], $16::text[], $17::int[]) AS t(seat_id, ticket_type, amount)
         )
         SELECT count(*) FROM b
@@ -104,6 +106,7 @@ async def insert_booking(
         [seat.seat_id for seat in seats],
         [seat.ticket_type for seat in seats],
         [seat.amount for seat in seats],
+        booking.status,
     )
     return bool(inserted)
 
@@ -113,15 +116,28 @@ async def get_booking(
     *,
     reference: str | None = None,
     hold_id: UUID | None = None,
+    booking_id: UUID | None = None,
     lock: bool = False,
 ) -> BookingRow:
-    key, value = ("reference", reference) if reference is not None else ("hold_id", hold_id)
+    key, value = (
+        ("reference", reference)
+        if reference is not None
+        else ("id", booking_id)
+        if booking_id is not None
+        else ("hold_id", hold_id)
+    )
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM booking WHERE {key} = $1{' FOR UPDATE' if lock else ''}", value
     )
     if row is None:
         raise NotFound(f"no booking {value}")
     return _booking(row)
+
+
+async def find_booking(conn: asyncpg.Connection, hold_id: UUID) -> BookingRow | None:
+    """The booking made from this hold, if any (one per hold)."""
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM booking WHERE hold_id = $1", hold_id)
+    return None if row is None else _booking(row)
 
 
 async def booking_seats(
