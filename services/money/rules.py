@@ -147,7 +147,7 @@ def check_reseat(status: str, expected: str, tickets: int, seats: int) -> None:
             f"this booking is {status} now, not {expected}: nothing was changed",
             reason="stale",
             errors=[field_error("expected_status", "stale")],
-            status=status,
+            booking_status=status,
         )
     if tickets != seats:
         raise InvalidInput(
