@@ -79,3 +79,40 @@ async def post_callback(client: Any, body: bytes, provider: str = PROVIDER, **si
 
 def unique(label: str) -> str:
     return f"{label}-{os.urandom(6).hex()}"
+
+
+async def unseated_booking(pool: Any, screening_id: UUID, labels: list[str], who: str) -> str:
+    """A "paid, not seated" booking made as in life: a hold in checkout, its window passed, a
+    rival holding one of its seats, then the payment: its reference."""
+    from datetime import UTC, datetime
+
+    from schemas.box_office import ConfirmIn, HoldIn
+    from services.box_office import service as box_office
+    from services.money import service as money
+    from tests.integration.box_office.helpers import backdate
+
+    box = get_settings().box_office
+    data = msgspec.convert(confirm_body(labels), ConfirmIn)
+    async with pool.acquire() as conn:
+        now = datetime.now(UTC)
+        made, _ = await box_office.request_hold(
+            conn, screening_id, HoldIn(seats=labels), who, box, now
+        )
+        assert made.token is not None
+        started, _ = await money.start_checkout(conn, made.id, made.token, who, data, now)
+    await backdate(pool, made.id)
+    async with pool.acquire() as conn:
+        now = datetime.now(UTC)
+        await box_office.request_hold(
+            conn, screening_id, HoldIn(seats=labels[:1]), f"rival-{who}", box, now
+        )
+        body = callback_body(msgspec.to_builtins(started), f"evt-{who}-{os.urandom(4).hex()}")
+        header = signature_header(secret(), int(now.timestamp()), body)
+        received = msgspec.json.decode(body)
+        await money.receive_callback(
+            conn, get_settings().payments.secrets, PROVIDER, header, body, now
+        )
+        outcome = await money.act_on_callback(conn, PROVIDER, received["id"], now)
+    assert outcome is not None
+    assert outcome.startswith("unseated ")
+    return outcome.split()[1].rstrip(":")
