@@ -20,7 +20,7 @@ from services.box_office import store as box_office_store
 from services.ids import uuid7
 from services.money import rules, store
 from services.money.service._till import payment_recorded
-from services.outbox import record_event
+from services.outbox import event_row, record_event
 
 # Seats claimed again for a late payment are the booking's within the same transaction; the
 # claim's own expiry only has to outlive it.
@@ -38,26 +38,19 @@ async def receive_callback(
     now: datetime,
 ) -> CallbackReceived:
     """Check the signature (401 otherwise) and the body (400 naming the field), then store the
-    callback with its event in one transaction: a second delivery of an event id is a no-op."""
+    callback with its event in one statement: a second delivery of an event id is a no-op."""
     rules.verify_signature(providers, provider, signature, body, now)
     data: PaymentCallbackIn = decode_json(body, PaymentCallbackIn)
-    async with conn.transaction():
-        stored = await store.store_callback(conn, provider, data.id, body, now)
-        if stored:
-            checkout = await store.get_checkout(conn, checkout_id=data.checkout_id)
-            await record_event(
-                conn,
-                PaymentCallbackReceived(
-                    id=uuid7(),
-                    occurred_at=now,
-                    venue_id=checkout.venue_id if checkout else None,
-                    callback_key=f"{provider}:{data.id}",
-                    provider=provider,
-                    event_id=data.id,
-                    callback_type=data.type,
-                    checkout_id=data.checkout_id,
-                ),
-            )
+    event = PaymentCallbackReceived(
+        id=uuid7(),
+        occurred_at=now,
+        callback_key=f"{provider}:{data.id}",
+        provider=provider,
+        event_id=data.id,
+        callback_type=data.type,
+        checkout_id=data.checkout_id,
+    )
+    stored = await store.store_callback(conn, provider, data.id, body, now, event_row(event))
     return CallbackReceived(received=True, duplicate=not stored)
 
 

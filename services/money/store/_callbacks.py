@@ -21,18 +21,33 @@ _COLUMNS = ", ".join(CallbackRow.__struct_fields__)
 
 
 async def store_callback(
-    conn: asyncpg.Connection, provider: str, event_id: str, body: bytes, now: datetime
+    conn: asyncpg.Connection,
+    provider: str,
+    event_id: str,
+    body: bytes,
+    now: datetime,
+    event_row: tuple[object, ...],
 ) -> bool:
-    """Keep the callback; False when this (provider, event id) was stored before (no-op)."""
+    """Keep the callback and, only if it is new, its event (`event_row`, services/outbox.py),
+    in one statement (its own transaction: one round trip to acknowledge a callback); False
+    when this (provider, event id) was stored before (nothing written)."""
     stored = await conn.fetchval(
         """
-        INSERT INTO payment_callback (provider, event_id, received_at, body)
-        VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true
+        WITH stored AS (
+            INSERT INTO payment_callback (provider, event_id, received_at, body)
+            VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true
+        ), event AS (
+            INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, venue_id,
+                                payload)
+            SELECT $5, $6, $7, $8, $9, $10 FROM stored
+        )
+        SELECT count(*) FROM stored
         """,
         provider,
         event_id,
         now,
         body,
+        *event_row,
     )
     return bool(stored)
 
