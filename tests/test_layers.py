@@ -23,6 +23,9 @@ PROBES = [
     ("workers/relay.py", "services.notifications.routes", "workers never import routes"),
     ("workers/emails/jobs.py", "services.staff.dashboard", "workers never import routes"),
     ("services/door/rules.py", "services.access.rules", "know nothing of each other"),
+    ("services/money/rules.py", "services.money.store", "rules are pure"),
+    ("services/money/store/_payments.py", "services.money.service", "each part is layered"),
+    ("workers/payments.py", "services.money.routes", "workers never import routes"),
 ]
 
 
