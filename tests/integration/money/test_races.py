@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
 
 from services.box_office import service as box_office
@@ -24,6 +26,7 @@ from tests.integration.money.helpers import PROVIDER, callback_body, signed
 from tests.integration.racing import at_once, caller, clients
 
 pytestmark = pytest.mark.slow
+DOC = (Path(__file__).resolve().parents[3] / "docs" / "money.md").read_text()
 
 
 async def hold_in_checkout(
@@ -229,3 +232,23 @@ async def test_the_constraint_alone_refuses_concurrent_refunds_past_paid(small, 
     results = await asyncio.gather(*(refund() for _ in range(6)))
     assert sorted(results) == ["refunded"] + ["refused"] * 5
     assert await demo.fetchval("SELECT refunded FROM booking WHERE id = $1", booking_id) == 2000
+
+
+async def test_the_documented_signing_example_is_accepted_by_the_server(api, small, demo):
+    """docs/money.md's Python example, run as written against a real server."""
+    from tests.integration.money.helpers import secret
+
+    code = DOC.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/money.md", "exec"), namespace)
+    async with httpx.AsyncClient(base_url=api) as http:
+        _, started = await hold_in_checkout(http, small, ["E5"], "documented")
+    event = msgspec.json.decode(callback_body(started, "evt-documented"))
+    await asyncio.to_thread(namespace["send"], api, PROVIDER, secret(), event)
+    assert (
+        await demo.fetchval(
+            "SELECT count(*) FROM payment_callback WHERE event_id = 'evt-documented'"
+        )
+        == 1
+    )
+    assert (await act(demo, "evt-documented") or "").startswith("booked ")
