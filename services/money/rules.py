@@ -92,14 +92,12 @@ def payment_fate(
 
 def refund_owed(status: str, refund_due: bool, total: int, paid: int, refunded: int) -> int:
     """What is due back and not yet refunded: on a "paid, not seated" booking everything paid;
-    on a cancelled one flagged for refund everything paid (nothing when staff decided no
-    refund); on a confirmed one what was paid beyond its total."""
+    on a cancelled one flagged for refund everything paid; otherwise (a confirmed booking, or a
+    cancelled one staff decided to keep the money of) what was paid beyond its total."""
     left = paid - refunded
     if status == "unseated" or (status == "cancelled" and refund_due):
         return max(0, left)
-    if status == "confirmed":
-        return max(0, left - total)
-    return 0
+    return max(0, left - total)
 
 
 def check_refund(amount: int, paid: int, refunded: int, expected_refunded: int) -> None:
