@@ -20,7 +20,8 @@ SeatLabel = Annotated[
 ]
 SeatStatus = Literal["available", "held", "booked", "blocked"]
 HoldStatus = Literal["live", "released", "expired", "confirmed", "cancelled"]
-BookingStatus = Literal["confirmed", "cancelled"]
+# "unseated": paid after its hold died, its seats gone ("paid, not seated"; docs/money.md)
+BookingStatus = Literal["confirmed", "cancelled", "unseated"]
 CancelledBy = Literal["patron", "staff", "screening"]
 SaleStatus = Literal["scheduled", "on_sale", "sold_out", "cancelled"]
 SeatCount = Annotated[int, msgspec.Meta(ge=1, le=100)]
@@ -168,7 +169,9 @@ class BookedSeat(msgspec.Struct, frozen=True):
 
 class Booking(msgspec.Struct, frozen=True, omit_defaults=True):
     """A booking. `secret` is sent with the confirmation (and with a retried confirmation): it
-    lets the patron see and cancel the booking (header `X-Booking-Secret`)."""
+    lets the patron see and cancel the booking (header `X-Booking-Secret`). `paid` and
+    `refunded` are what is recorded (docs/money.md); `refund_owed` what is due back and not
+    yet refunded."""
 
     id: UUID
     reference: str
@@ -183,6 +186,9 @@ class Booking(msgspec.Struct, frozen=True, omit_defaults=True):
     payment_reference: str | None
     refund_due: bool
     created_at: datetime
+    paid: int
+    refunded: int
+    refund_owed: int
     discount_code: str | None = None
     cancelled_at: datetime | None = None
     cancelled_by: CancelledBy | None = None

@@ -31,6 +31,15 @@ from schemas.device_events import (
 )
 from schemas.door_events import AdmissionConflict, AdmissionRecorded, AdmissionUndone
 from schemas.event_base import Event, EventHead
+from schemas.money_events import (
+    BookingReseated,
+    BookingUnseated,
+    CheckoutFailed,
+    CheckoutStarted,
+    PaymentCallbackReceived,
+    PaymentRecorded,
+    RefundRecorded,
+)
 
 # Every event type is importable from here, wherever it is defined.
 __all__ = [
@@ -39,6 +48,10 @@ __all__ = [
     "AdmissionRecorded",
     "AdmissionUndone",
     "AnyEvent",
+    "BookingReseated",
+    "BookingUnseated",
+    "CheckoutFailed",
+    "CheckoutStarted",
     "DeviceAdded",
     "DeviceChanged",
     "DeviceCheckedOut",
@@ -54,6 +67,9 @@ __all__ = [
     "EmailResendRequested",
     "Event",
     "EventHead",
+    "PaymentCallbackReceived",
+    "PaymentRecorded",
+    "RefundRecorded",
     "decode_event",
     "decode_head",
     "encode_event",
@@ -285,6 +301,13 @@ AnyEvent = (
     | AdmissionRecorded
     | AdmissionConflict
     | AdmissionUndone
+    | CheckoutStarted
+    | CheckoutFailed
+    | PaymentCallbackReceived
+    | PaymentRecorded
+    | RefundRecorded
+    | BookingUnseated
+    | BookingReseated
 )
 EVENT_TYPES: dict[str, type[Event]] = {cls.type_name(): cls for cls in AnyEvent.__args__}
 

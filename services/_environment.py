@@ -78,6 +78,23 @@ def _items(name: str) -> tuple[str, ...] | None:
     return None if value is None else tuple(i.strip() for i in value.split(",") if i.strip())
 
 
+def _pairs(name: str) -> tuple[tuple[str, str], ...] | None:
+    """`name=value,name2=value2` (each name once, made of letters, digits, `-` and `_`)."""
+    items = _items(name)
+    if items is None:
+        return None
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not value or not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", key):
+            raise RuntimeError(f"USHER_{name}: {key or item!r} is not name=secret")
+        if key in pairs:
+            raise RuntimeError(f"USHER_{name}: {key} is listed twice")
+        pairs[key] = value
+    return tuple(pairs.items())
+
+
 # scheme://host[:port], the host perhaps `*.` and a domain (its subdomains), a name or [IPv6]
 _ORIGIN = re.compile(r"^https?://(\*\.)?([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$")
 

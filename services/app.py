@@ -19,6 +19,7 @@ from services.callers import proxy_headers
 from services.catalog.routes import CATALOG_ROUTES
 from services.door.routes import DOOR_ROUTES
 from services.metrics import metrics, prometheus_config
+from services.money.routes import MONEY_ROUTES
 from services.notifications.routes import NOTIFICATION_ROUTES
 from services.openapi import DOCS_PATH, SwaggerPage, complete, docs_router
 from services.prices.routes import PRICES_ROUTES
@@ -55,7 +56,9 @@ async def readyz(state: State) -> dict[str, str]:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the API. Tests pass their own settings; servers read them from the environment."""
     settings = settings or get_settings()
-    if (problem := key_problem(settings.auth)) is not None:  # `usher serve` says so first
+    if (
+        problem := key_problem(settings.auth, settings.payments)
+    ) is not None:  # `usher serve` says so first
         raise RuntimeError(problem)
     if not tracing.enabled():
         tracing.configure("usher-api", settings.otlp_endpoint)
@@ -80,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *DOOR_ROUTES,
         *PRICES_ROUTES,
         *TAKINGS_ROUTES,
+        *MONEY_ROUTES,
     ]
     app = Litestar(
         route_handlers=route_handlers,

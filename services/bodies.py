@@ -50,18 +50,24 @@ class UsherRequest(Request[Any, Any, Any]):
             raise UnsupportedMediaType(
                 f"the body must be application/json, not {content_type or 'unlabelled'}"
             )
-        body = await self.body()
-        try:
-            value = _decoder(_body_type(self)).decode(body or b"null")
-        except msgspec.ValidationError as exc:
-            raise ValidationException(
-                "the body does not match its schema",
-                extra=[{"message": str(exc), "key": "data", "source": "body"}],
-            ) from exc
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise MalformedBody(_malformed_reason(exc)) from exc
+        value = decode_json(await self.body(), _body_type(self))
         self._connection_state.json = value
         return value
+
+
+def decode_json(body: bytes, target: Any) -> Any:
+    """`body` decoded strictly into `target`: a 400 naming the field when it does not match,
+    a 400 `malformed-body` when it is not JSON (a route that reads its raw body first, such as
+    a signed payment callback, decodes it with this too)."""
+    try:
+        return _decoder(target).decode(body or b"null")
+    except msgspec.ValidationError as exc:
+        raise ValidationException(
+            "the body does not match its schema",
+            extra=[{"message": str(exc), "key": "data", "source": "body"}],
+        ) from exc
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedBody(_malformed_reason(exc)) from exc
 
 
 @functools.cache

@@ -21,7 +21,7 @@ Command = Callable[[argparse.Namespace], int]
 def _keys_refused() -> bool:
     """serve, worker and relay never run on a missing, short or development key: one line on
     stderr, and the command exits 2 (docs/security.md, the production checklist)."""
-    problem = key_problem(get_settings().auth)
+    problem = key_problem(get_settings().auth, get_settings().payments)
     if problem is not None:
         print(f"usher: {problem}", file=sys.stderr)
     return problem is not None

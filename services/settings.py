@@ -24,6 +24,7 @@ from services._environment import (  # the readers of USHER_* variables
     _items,
     _networks,
     _origins,
+    _pairs,
     _rate,
     _seconds,
 )
@@ -97,6 +98,17 @@ class DoorSettings(msgspec.Struct, frozen=True):
     verifies, so a retired key stays listed until the codes it signed have been used."""
 
     signing_keys: tuple[str, ...] = ()
+
+
+class PaymentSettings(msgspec.Struct, frozen=True):
+    """Payment providers (docs/money.md): each one's name, as in its callback's path
+    /v1/payments/callbacks/{name}, and the secret its callbacks are signed with."""
+
+    providers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        return dict(self.providers)
 
 
 class LimitSettings(msgspec.Struct, frozen=True):
@@ -178,6 +190,7 @@ class Settings(msgspec.Struct, frozen=True):
     cors_origins: tuple[str, ...] = ("*",)
     access: AccessSettings = AccessSettings()
     door: DoorSettings = DoorSettings()
+    payments: PaymentSettings = PaymentSettings()
     limits: LimitSettings = LimitSettings()
     public_url: str = "http://127.0.0.1:8000"
     data_dir: str = ".usher"
@@ -203,10 +216,16 @@ _TICKETS = b"usher ticket codes v1"  # the purpose label of the derived ticket k
 _NEW_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
-def key_problem(auth: AuthSettings) -> str | None:
+def key_problem(auth: AuthSettings, payments: PaymentSettings | None = None) -> str | None:
     """Why these keys must not run the API, a worker or the relay (one line), or None: unset
     or empty, the development value, shorter than MIN_KEY_BYTES, or a ticket key that is the
-    staff-token key itself."""
+    staff-token key itself; a payment provider's secret shorter than MIN_KEY_BYTES too."""
+    for provider, secret in payments.providers if payments else ():
+        if len(secret.encode()) < MIN_KEY_BYTES:
+            return (
+                f"USHER_PAYMENT_PROVIDERS: the secret of {provider} is {len(secret.encode())}"
+                f" bytes; it needs at least {MIN_KEY_BYTES}"
+            )
     named = [("USHER_SECRET_KEY", auth.secret)]
     if auth.ticket_key:
         named.append(("USHER_TICKET_KEY", auth.ticket_key))
@@ -323,6 +342,7 @@ def get_settings() -> Settings:
             )
         ),
         door=DoorSettings(**_given(signing_keys=_items("DOOR_SIGNING_KEYS"))),
+        payments=PaymentSettings(**_given(providers=_pairs("PAYMENT_PROVIDERS"))),
         limits=LimitSettings(
             **_given(
                 trusted_proxies=_networks("TRUSTED_PROXIES"),

@@ -85,6 +85,11 @@ def environment(
         "USHER_SECRET_KEY": f"test-secret-{RUN_ID}-0123456789abcdef",
         "USHER_DB_POOL_MIN": "1",
         "USHER_DOOR_SIGNING_KEYS": f"{new_key_entry(2)},{new_key_entry(1)}",
+        # Payment providers whose callbacks the tests sign (tests/integration/money).
+        "USHER_PAYMENT_PROVIDERS": (
+            f"testpay=testpay-secret-{RUN_ID}-0123456789abcdef,"
+            f"otherpay=otherpay-secret-{RUN_ID}-0123456789abcdef"
+        ),
         # Many simulated clients come from this machine: the API trusts the local peer as its
         # proxy, and each client names its own address in X-Forwarded-For (racing.caller);
         # the in-process client's peer is 127.0.0.1 too (client below). The rate limits are

@@ -28,6 +28,9 @@ PROBES = [
     ("services/box_office/service/_common.py", "services.prices.routes", "another part's routes"),
     ("services/takings/sheets.py", "services.takings.store", "rules are pure"),
     ("services/takings/store.py", "services.takings.service", "each part is layered"),
+    ("services/money/rules.py", "services.money.store", "rules are pure"),
+    ("services/money/store/_payments.py", "services.money.service", "each part is layered"),
+    ("workers/payments.py", "services.money.routes", "workers never import routes"),
 ]
 
 

@@ -9,8 +9,8 @@ nothing. Register in WorkerSettings:
     functions = [func(expire_hold_job, timeout=30, max_tries=5)]
     cron_jobs = [cron(sweep_holds, second={0, 15, 30, 45}, run_at_startup=True, unique=True)]
 
-and, for each SeatsHeld or HoldExtended event, `await defer_expiry(arq_redis, prefix, event.hold_id,
-event.expires_at)`.
+and, for each SeatsHeld, HoldExtended, CheckoutStarted or CheckoutFailed event,
+`await defer_expiry(arq_redis, prefix, event.hold_id, event.expires_at)`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from uuid import UUID
 import asyncpg
 from arq import Retry
 
-from schemas.events import Event, HoldExtended, SeatsHeld
+from schemas.events import CheckoutFailed, CheckoutStarted, Event, HoldExtended, SeatsHeld
 from services.box_office.service import expire_hold, sweep_expired_holds
 from workers.delivery import Delivery
 
@@ -48,8 +48,9 @@ async def defer_expiry(arq: Any, prefix: str, hold_id: UUID, expires_at: datetim
 
 
 async def schedule_expiry(delivery: Delivery, event: Event) -> None:
-    """The `hold-expiry` consumer: a hold made or extended gets a job at its new expires_at."""
-    assert isinstance(event, SeatsHeld | HoldExtended)
+    """The `hold-expiry` consumer: a hold made or extended, or whose clock a checkout stopped
+    or gave back (services/money), gets a job at its new expires_at."""
+    assert isinstance(event, SeatsHeld | HoldExtended | CheckoutStarted | CheckoutFailed)
     if delivery.arq is None:
         raise RuntimeError("the hold-expiry consumer needs an arq connection")
     await defer_expiry(

@@ -32,6 +32,7 @@ from workers.devices import (
 from workers.emails import close_mailer, email_cron_jobs, email_jobs
 from workers.holds import expire_hold_job, sweep_holds
 from workers.jobs import deserialize, prune, riding_out_outages, serialize
+from workers.payments import sweep_payments
 
 # Job functions, each wrapped by `arq.worker.func` with its own timeout and tries where the
 # defaults (USHER_JOB_TIMEOUT_SECONDS, USHER_JOB_TRIES) do not fit.
@@ -65,6 +66,17 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
             run_at_startup=True,
             unique=True,
             timeout=60,
+            max_tries=1,
+        ),
+        # Payment callbacks no consumer acted on (a lost event, a worker that died): acted on
+        # within 30 s at the latest.
+        cron(
+            sweep_payments,
+            name=key(settings.redis, "sweep-payments"),
+            second={10, 40},
+            run_at_startup=True,
+            unique=True,
+            timeout=120,
             max_tries=1,
         ),
         # Access devices: no-shows, overdue returns and lapsed waitlist entries recorded within

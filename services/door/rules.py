@@ -110,6 +110,10 @@ def decide(scan: Scan, booking: Booking | None) -> Decision:
     if booking.status == "cancelled":
         refunded = " and refunded" if booking.refund_due else ""
         return refuse("cancelled", f"Booking {booking.reference} was cancelled{refunded}.")
+    if booking.status != "confirmed":  # "unseated": paid after its hold ended, no seats (yet)
+        return refuse(
+            "cancelled", f"Booking {booking.reference} has no seats: the box office can seat it."
+        )
     if scan.ticket == 0:
         asked = booking.tickets
     else:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.settings import DEV_SECRET, AuthSettings, key_problem
+from services.settings import DEV_SECRET, AuthSettings, PaymentSettings, key_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = "a-random-key-of-forty-bytes-0123456789ab"
@@ -84,3 +84,14 @@ def test_a_random_key_of_32_bytes_is_fine() -> None:
         AuthSettings(GOOD, ticket_key="t" * 40, previous_ticket_keys=("p" * 32,))
     )
     assert key_problem(AuthSettings(GOOD, ticket_key="t" * 40)) is None
+
+
+def test_a_short_payment_provider_secret_stops_serve_worker_and_relay() -> None:
+    for command in ("serve", "worker"):
+        done = _run(command, GOOD, PAYMENT_PROVIDERS=f"stripe={'s' * 40},shop=short")
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == (
+            "usher: USHER_PAYMENT_PROVIDERS: the secret of shop is 5 bytes; it needs at least 32\n"
+        )
+    good = PaymentSettings(providers=(("stripe", "s" * 32),))
+    assert key_problem(AuthSettings(GOOD), good) is None

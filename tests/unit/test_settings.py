@@ -133,3 +133,24 @@ def test_an_unset_environment_gives_every_structs_own_default(monkeypatch):
         assert getattr(read, name) == top[name], name
     assert read.database.pool_min == defaults(module.DatabaseSettings)["pool_min"]
     assert read.auth.token_minutes == defaults(module.AuthSettings)["token_minutes"]
+
+
+def _payments(monkeypatch, value: str | None):
+    if value is None:
+        monkeypatch.delenv("USHER_PAYMENT_PROVIDERS", raising=False)
+    else:
+        monkeypatch.setenv("USHER_PAYMENT_PROVIDERS", value)
+    get_settings.cache_clear()
+    try:
+        return get_settings().payments
+    finally:
+        get_settings.cache_clear()
+
+
+def test_payment_providers_are_name_secret_pairs_and_none_by_default(monkeypatch):
+    assert _payments(monkeypatch, None).secrets == {}
+    read = _payments(monkeypatch, " stripe = sk_1=x , shop-2=abc ")
+    assert read.secrets == {"stripe": "sk_1=x", "shop-2": "abc"}  # a secret may hold "="
+    for bad in ("stripe", "=x", "a b=x", "stripe=x,stripe=y", "stripe="):
+        with pytest.raises(RuntimeError, match="USHER_PAYMENT_PROVIDERS"):
+            _payments(monkeypatch, bad)

@@ -13,6 +13,8 @@ from services.access import rules as access_rules
 from services.access import store as access
 from services.box_office import store as box_office
 from services.catalog import store as catalog
+from services.money import rules as money_rules
+from services.money import store as money
 from services.notifications.rules import normal_address
 from services.prices.rules import totals
 from services.settings import AccessSettings
@@ -56,6 +58,7 @@ async def booking_facts(
 ) -> list[BookingFacts]:
     """The bookings with their seats (in map order) and ticket types, in the order given."""
     seats = await box_office.booking_seats(conn, [b.id for b in bookings])
+    refunded_at = await money.last_refunds(conn, [b.id for b in bookings])
     facts = []
     for booking in bookings:
         place = await box_office.place_of(conn, booking.screening_id)
@@ -88,6 +91,16 @@ async def booking_facts(
                 discount=figures.discount,
                 fees=figures.fee,
                 tax=figures.tax,
+                paid=booking.paid,
+                refunded=booking.refunded,
+                refund_owed=money_rules.refund_owed(
+                    booking.status,
+                    booking.refund_due,
+                    booking.total,
+                    booking.paid,
+                    booking.refunded,
+                ),
+                refunded_at=refunded_at.get(booking.id),
             )
         )
     return facts

@@ -18,6 +18,8 @@ import msgspec
 from schemas.events import (
     BookingCancelled,
     BookingConfirmed,
+    BookingReseated,
+    BookingUnseated,
     DeviceReservationCancelled,
     DeviceReservationPromoted,
     DeviceReserved,
@@ -33,6 +35,7 @@ from workers.emails.letters import (
     BookingCancelledMail,
     BookingConfirmedMail,
     BookingFacts,
+    BookingUnseatedMail,
     DeviceCancelledMail,
     DevicePickupReminderMail,
     DevicePromotedMail,
@@ -73,6 +76,11 @@ KINDS: dict[str, Kind] = {
         "Booking {{ booking.reference }} is cancelled: {{ screening.film_title }} on "
         "{{ screening.starts_at|local_day(screening.time_zone) }}",
         calendar="CANCEL",
+    ),
+    "booking_unseated": Kind(
+        BookingUnseatedMail,
+        "Your payment for {{ screening.film_title }} arrived, but you have no seats yet "
+        "({{ booking.reference }})",
     ),
     "screening_cancelled": Kind(
         ScreeningCancelledMail,
@@ -125,14 +133,31 @@ Mapper = Callable[[asyncpg.Connection, Any, Settings], Awaitable[list[Letter]]]
 
 
 async def booking_confirmed(
-    conn: asyncpg.Connection, event: BookingConfirmed, settings: Settings
+    conn: asyncpg.Connection, event: BookingConfirmed | BookingReseated, settings: Settings
 ) -> list[Letter]:
+    """The tickets: for a confirmation, and for a "paid, not seated" booking staff seated."""
     booking = await facts.one_booking(conn, event.reference)
     screening = await facts.screening_facts(conn, event.screening_id)
     context = BookingConfirmedMail(
         occurred_at=event.occurred_at, screening=screening, booking=booking
     )
     return [_to_patron("booking_confirmed", context, booking.booking_id)]
+
+
+async def booking_unseated(
+    conn: asyncpg.Connection, event: BookingUnseated, settings: Settings
+) -> list[Letter]:
+    """The truth about a payment that came too late for its seats (or was not the amount)."""
+    booking = await facts.one_booking(conn, event.reference)
+    screening = await facts.screening_facts(conn, event.screening_id)
+    context = BookingUnseatedMail(
+        occurred_at=event.occurred_at,
+        screening=screening,
+        booking=booking,
+        why=event.why,
+        seats_wanted=[seat.label for seat in booking.seats],
+    )
+    return [_to_patron("booking_unseated", context, booking.booking_id)]
 
 
 async def booking_cancelled(
@@ -251,6 +276,8 @@ def _starting_at(screening: ScreeningFacts, starts_at: Any) -> ScreeningFacts:
 MAPPERS: dict[type[Event], Mapper] = {
     BookingConfirmed: booking_confirmed,
     BookingCancelled: booking_cancelled,
+    BookingUnseated: booking_unseated,
+    BookingReseated: booking_confirmed,
     ScreeningCancelled: screening_cancelled,
     ScreeningRescheduled: screening_rescheduled,
     DeviceReserved: devices.device_reserved,

@@ -34,6 +34,13 @@ class BookingFacts(msgspec.Struct, frozen=True):
     discount: int = 0
     fees: int = 0
     tax: int = 0
+    # The money as recorded when the email was made (docs/money.md): an email promises no
+    # more than this. `refund_owed` is due back and not yet refunded; `refunded_at` is when
+    # the last refund was recorded.
+    paid: int = 0
+    refunded: int = 0
+    refund_owed: int = 0
+    refunded_at: datetime | None = None
 
 
 class ScreeningFacts(msgspec.Struct, frozen=True):
@@ -114,6 +121,13 @@ class BookingConfirmedMail(OneBooking, frozen=True, kw_only=True):
 class BookingCancelledMail(OneBooking, frozen=True, kw_only=True):
     by: str
     reason: str = ""
+
+
+class BookingUnseatedMail(OneBooking, frozen=True, kw_only=True):
+    """A payment that arrived after the hold died, its seats gone: `why` (docs/money.md)."""
+
+    why: str
+    seats_wanted: list[str]
 
 
 class ScreeningCancelledMail(ManyBookings, frozen=True, kw_only=True):

@@ -2,13 +2,24 @@
 staff, its audit row), and after commit puts the screening's sale status right."""
 
 from services.box_office.service._bookings import (
+    Priced,
     cancel_booking,
     confirm_hold,
     get_booking,
     list_bookings,
+    make_booking,
+    price_hold,
 )
-from services.box_office.service._common import Caller, settle_sale_status
+from services.box_office.service._common import (
+    Caller,
+    authorize,
+    booking_view,
+    seating_for,
+    settle_sale_status,
+    taken_conflict,
+)
 from services.box_office.service._holds import (
+    HOLD_TOKEN,
     change_hold,
     expire_hold,
     extend_hold,
@@ -28,9 +39,13 @@ from services.box_office.service._sales import (
 )
 
 __all__ = [
+    "HOLD_TOKEN",
     "Caller",
+    "Priced",
     "SeatMapState",
+    "authorize",
     "block_seats",
+    "booking_view",
     "cancel_booking",
     "change_hold",
     "close_screening_sales",
@@ -41,11 +56,15 @@ __all__ = [
     "get_hold",
     "list_bookings",
     "lock_screening_sales",
+    "make_booking",
     "make_hold",
+    "price_hold",
     "read_seat_map",
     "release_hold",
     "request_hold",
+    "seating_for",
     "settle_sale_status",
     "sweep_expired_holds",
+    "taken_conflict",
     "unblock_seats",
 ]

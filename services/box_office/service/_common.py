@@ -21,6 +21,7 @@ from schemas.staff import StaffMember
 from services.box_office import rules, store, tokens
 from services.errors import Conflict, NotAllowed, NotAuthenticated
 from services.ids import uuid7
+from services.money.rules import refund_owed
 from services.outbox import record_event
 from services.prices import rules as prices
 from services.settings import BoxOfficeSettings
@@ -113,6 +114,11 @@ def booking_view(
         payment_reference=booking.payment_reference,
         refund_due=booking.refund_due,
         created_at=booking.created_at,
+        paid=booking.paid,
+        refunded=booking.refunded,
+        refund_owed=refund_owed(
+            booking.status, booking.refund_due, booking.total, booking.paid, booking.refunded
+        ),
         cancelled_at=booking.cancelled_at,
         cancelled_by=booking.cancelled_by,
         secret=secret,

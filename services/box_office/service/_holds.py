@@ -149,9 +149,11 @@ def _refused(
 
 
 async def _live_hold(
-    conn: asyncpg.Connection, hold_id: UUID, caller: Caller, now: datetime
+    conn: asyncpg.Connection, hold_id: UUID, caller: Caller, now: datetime, *, paying: bool = True
 ) -> store.HoldRow:
-    """The hold, locked, if the caller may act on it and it is live; else why not."""
+    """The hold, locked, if the caller may act on it and it is live (and, unless `paying` is
+    allowed, not in checkout: its seats and clock are fixed while its patron pays); else why
+    not."""
     hold = await store.get_hold(conn, hold_id, lock=True)
     authorize(caller, hold.token_hash, *HOLD_TOKEN)
     if hold.status == "confirmed":
@@ -161,6 +163,11 @@ async def _live_hold(
     if hold.status != "live":
         raise Gone(f"this hold was {hold.status}; its seats are back on sale")
     rules.check_live(hold.expires_at, now)
+    if not paying and await store.in_checkout(conn, hold_id):
+        raise Conflict(
+            "this hold is in checkout: its seats and time are fixed until the payment's outcome",
+            reason="in checkout",
+        )
     return hold
 
 
@@ -188,7 +195,7 @@ async def change_hold(
     claimed by store.claim, like a new hold's (the screening still sells, the client's cap)."""
     authorize(caller, (await store.get_hold(conn, hold_id)).token_hash, *HOLD_TOKEN)
     async with conn.transaction():
-        hold = await _live_hold(conn, hold_id, caller, now)
+        hold = await _live_hold(conn, hold_id, caller, now, paying=False)
         seating = await seating_for(conn, hold.screening_id)
         adds = rules.resolve_seats(data.add, seating.by_label, "add")
         removes = rules.resolve_seats(data.remove, seating.by_label, "remove")
@@ -242,7 +249,7 @@ async def extend_hold(
     """One more hold time, within the caps; a refused extension changes nothing."""
     authorize(caller, (await store.get_hold(conn, hold_id)).token_hash, *HOLD_TOKEN)
     async with conn.transaction():
-        hold = await _live_hold(conn, hold_id, caller, now)
+        hold = await _live_hold(conn, hold_id, caller, now, paying=False)
         hold_minutes = await store.hold_minutes_of(conn, hold.venue_id)
         expires_at = rules.extended_expiry(
             now,

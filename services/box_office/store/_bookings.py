@@ -34,6 +34,8 @@ class BookingRow(msgspec.Struct, frozen=True):
     cancelled_at: datetime | None
     version: int
     discount_code: str | None = None
+    paid: int = 0  # the running sums of its payments and refunds (migration 021)
+    refunded: int = 0
 
 
 class BookingSeatRow(msgspec.Struct, frozen=True):
@@ -66,8 +68,8 @@ async def insert_booking(
         WITH b AS (
             INSERT INTO booking (id, reference, screening_id, venue_id, hold_id, patron_name,
                                  patron_email, payment_reference, secret_hash, idempotency_key,
-                                 request_hash, currency, total, created_at, discount_code)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                                 request_hash, currency, total, created_at, discount_code, status)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $24)
             ON CONFLICT (reference) DO NOTHING
             RETURNING id
         ), seats AS (
@@ -105,6 +107,7 @@ async def insert_booking(
         [seat.fee for seat in seats],
         [seat.tax for seat in seats],
         [seat.membership_number for seat in seats],
+        booking.status,
     )
     return bool(inserted)
 
@@ -114,15 +117,28 @@ async def get_booking(
     *,
     reference: str | None = None,
     hold_id: UUID | None = None,
+    booking_id: UUID | None = None,
     lock: bool = False,
 ) -> BookingRow:
-    key, value = ("reference", reference) if reference is not None else ("hold_id", hold_id)
+    key, value = (
+        ("reference", reference)
+        if reference is not None
+        else ("id", booking_id)
+        if booking_id is not None
+        else ("hold_id", hold_id)
+    )
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM booking WHERE {key} = $1{' FOR UPDATE' if lock else ''}", value
     )
     if row is None:
         raise NotFound(f"no booking {value}")
     return _booking(row)
+
+
+async def find_booking(conn: asyncpg.Connection, hold_id: UUID) -> BookingRow | None:
+    """The booking made from this hold, if any (one per hold)."""
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM booking WHERE hold_id = $1", hold_id)
+    return None if row is None else _booking(row)
 
 
 async def booking_seats(

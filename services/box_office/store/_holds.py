@@ -186,6 +186,46 @@ async def get_hold(conn: asyncpg.Connection, hold_id: UUID, *, lock: bool = Fals
     return _hold(row)
 
 
+async def move_hold_clock(
+    conn: asyncpg.Connection, hold_id: UUID, now: datetime, expires_at: datetime
+) -> int:
+    """Set a live hold's expiry (its latest expiry raised to it when needed) and its claims',
+    for a checkout (services/money) stopping or restarting its clock; returns how many claims
+    it had that were still live at `now` (all of them, or the caller gives up)."""
+    await conn.execute(
+        """
+        UPDATE hold SET expires_at = $2, latest_expiry = greatest(latest_expiry, $2),
+                        version = version + 1
+        WHERE id = $1
+        """,
+        hold_id,
+        expires_at,
+    )
+    result: str = await conn.execute(
+        """
+        UPDATE seat_claim c SET expires_at = $3
+        FROM (SELECT screening_id, seat_id FROM seat_claim
+              WHERE hold_id = $1 AND kind = 'hold' AND expires_at > $2
+              ORDER BY screening_id, seat_id FOR UPDATE) AS locked
+        WHERE c.screening_id = locked.screening_id AND c.seat_id = locked.seat_id
+          AND c.hold_id = $1 AND c.kind = 'hold'
+        """,
+        hold_id,
+        now,
+        expires_at,
+    )
+    return int(result.split()[-1])
+
+
+async def in_checkout(conn: asyncpg.Connection, hold_id: UUID) -> bool:
+    """Whether the hold's patron is paying (an open checkout, services/money): its clock is
+    stopped, and it is not changed, extended or confirmed meanwhile."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM checkout WHERE hold_id = $1 AND status = 'open')", hold_id
+    )
+    return found
+
+
 async def update_hold(
     conn: asyncpg.Connection,
     hold_id: UUID,

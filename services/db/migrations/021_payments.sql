@@ -13,6 +13,8 @@ ALTER TABLE booking
     ADD COLUMN paid integer NOT NULL DEFAULT 0 CHECK (paid >= 0),
     ADD COLUMN refunded integer NOT NULL DEFAULT 0 CHECK (refunded >= 0),
     ADD CONSTRAINT booking_refund_within_paid CHECK (refunded <= paid);
+-- The "paid after expiry" list: bookings paid for whose seats were gone.
+CREATE INDEX booking_unseated ON booking (venue_id, created_at) WHERE status = 'unseated';
 
 -- A checkout: a live hold whose prices are fixed and whose patron is paying. The hold's clock
 -- stops for checkout_minutes (never past its latest expiry plus that window); the request is
@@ -28,6 +30,12 @@ CREATE TABLE checkout (
     request jsonb NOT NULL,
     idempotency_key text NOT NULL,
     request_hash bytea NOT NULL,
+    -- The booking's patron secret (SHA-256), derived from the hold token at checkout: the
+    -- booking the payment makes (without the client) keeps it, so the client's confirm
+    -- retry with the same Idempotency-Key and body answers that booking and its secret.
+    secret_hash bytea NOT NULL,
+    -- The hold's own expiry when its clock was stopped: a failed payment gives it back.
+    hold_expires_at timestamptz NOT NULL,
     created_at timestamptz NOT NULL,
     expires_at timestamptz NOT NULL,
     booking_id uuid REFERENCES booking (id),
@@ -83,5 +91,6 @@ CREATE TABLE payment_callback (
     outcome text,
     PRIMARY KEY (provider, event_id)
 );
+CREATE INDEX checkout_open ON checkout (expires_at) WHERE status = 'open';
 CREATE INDEX payment_callback_unprocessed ON payment_callback (received_at)
     WHERE processed_at IS NULL;

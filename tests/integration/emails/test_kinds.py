@@ -12,11 +12,13 @@ import asyncpg
 
 from schemas.box_office import CancelBookingIn
 from schemas.catalog import ScreeningPatch
+from schemas.money import RefundIn, TillPaymentIn
 from schemas.staff import StaffMember
 from services import ticket_codes
 from services.box_office import service as box_office
 from services.catalog import service as catalog
 from services.door import codes as door_codes
+from services.money import service as money
 from services.settings import Settings
 from tests.integration.emails.conftest import (
     Mailbox,
@@ -157,6 +159,19 @@ async def test_a_cancelled_booking_removes_its_calendar_entry(
     screening_id = await screening_in(demo, "cinema-2")
     booking = await book(demo, settings, screening_id, ["C3", "C4"])
     assert booking.secret is not None
+    async with demo.acquire() as conn:  # paid at the till, part of it refunded already
+        staff = await manager(demo)
+        now = datetime.now(UTC)
+        await money.record_till_payment(
+            conn, booking.reference, TillPaymentIn(method="card", amount=3000), staff, now
+        )
+        await money.record_refund(
+            conn,
+            booking.reference,
+            RefundIn(amount=500, reason="late film", method="card", expected_refunded=0),
+            staff,
+            now,
+        )
     async with pipeline.running():
         await settle(demo, 1)
         async with demo.acquire() as conn:
@@ -174,9 +189,9 @@ async def test_a_cancelled_booking_removes_its_calendar_entry(
     text = text_of(cancelled)
     assert "as you asked, we have cancelled your booking" in text
     assert "The reason given: cannot come" in text
-    # Usher records no refund yet: the email says what is true, no more.
-    assert "REFUND: $30.00 is due back to you. The box office will be in touch" in text
-    assert "refunded" not in text
+    # What is recorded, no more: $30.00 paid, $5.00 refunded, $25.00 still due.
+    assert "REFUND: $5.00 was refunded to you on " in text
+    assert "REFUND: $25.00 of the $30.00 you paid is due back to you as well." in text
     assert str(calendar_of(cancelled)["METHOD"]) == "CANCEL"
     (before,), (after,) = events_of(confirmed), events_of(cancelled)
     assert str(after["UID"]) == str(before["UID"])  # type: ignore[index]
@@ -240,6 +255,14 @@ async def test_a_cancelled_screening_tells_each_patron_once_and_nothing_else(
         await book(demo, settings, screening_id, ["D2"], tickets=["member"]),
     ]
     bo = await book(demo, settings, screening_id, ["E1"], email="bo@example.org", name="Bo")
+    async with demo.acquire() as conn:  # the first paid at the till, the second not
+        await money.record_till_payment(
+            conn,
+            ana[0].reference,
+            TillPaymentIn(method="cash", amount=1500),
+            await manager(demo),
+            datetime.now(UTC),
+        )
     async with pipeline.running():
         await settle(demo, 3)
         async with demo.acquire() as conn:
@@ -257,8 +280,8 @@ async def test_a_cancelled_screening_tells_each_patron_once_and_nothing_else(
     text = text_of(told["ana@example.org"])
     assert "Your 2 bookings for it are cancelled" in text
     assert "The reason: the projector broke" in text
-    assert f"$15.00 for booking {ana[0].reference}" in text
-    assert f"$10.00 for booking {ana[1].reference}" in text
+    assert "REFUND: $15.00 of the $15.00 you paid is due back to you." in text
+    assert f"REFUND: no payment is recorded for booking {ana[1].reference}" in text
     assert bo.reference not in text
     assert {str(e["STATUS"]) for e in events_of(told["ana@example.org"])} == {  # type: ignore[index]
         "CANCELLED"

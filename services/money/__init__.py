@@ -1,0 +1,1 @@
+"""Money: checkouts, the payment providers' callbacks, payments, refunds (docs/money.md)."""
