@@ -1,13 +1,17 @@
 """Where an online scan's time goes: bench/door.py's closed loop (20 doors scanning as fast as
-they can) against one API process run under cProfile, while a second connection samples what
-PostgreSQL's backends of the bench database are waiting on (pg_stat_activity, every 2 ms).
+they can), after a round that warms the API's connections, measured three ways at once:
 
-    python bench/door_profile.py [--doors 20] [--rounds 3] [--top 25] [--out door.prof]
+- the CPU each process spent per scan (from /proc): the API processes, the PostgreSQL backends
+  serving them and the relay, the relay, and this bench's own 20 doors;
+- what PostgreSQL's busy backends of the bench database wait on (pg_stat_activity sampled every
+  2 ms): "CPU" a backend running, LWLock/WALWrite and IO/WALSync a commit waiting for the WAL's
+  flush, Lock/object the cluster-wide lock a transaction that sent a NOTIFY holds through its
+  commit, Lock/transactionid another transaction's row, Client/ClientRead a backend in a
+  transaction waiting for the API's next statement;
+- with `--workers 0` (the default), one API process under cProfile counting CPU time: its
+  profile by own and by cumulative time.
 
-Prints the API process's CPU profile (by own time and by cumulative time) and the share of
-samples per wait event: "CPU" is a backend running, Lock/transactionid a wait for another
-transaction's row, LWLock/WALWrite and IO/WALSync the commit's flush, Client/ClientRead a
-backend idle in its transaction waiting for the API's next statement.
+    python bench/door_profile.py [--doors 20] [--rounds 3] [--workers 0|N] [--top 25] [--out F]
 """
 
 from __future__ import annotations
