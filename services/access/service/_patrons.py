@@ -23,6 +23,8 @@ from services.ids import derived_secret, token, uuid7
 from services.outbox import record_event
 from services.settings import AccessSettings
 
+NUMBER_ATTEMPTS = 8  # a number is drawn again when taken (1 in 31**7 per live reservation)
+
 
 def span_of(facts: store.ScreeningFacts, settings: AccessSettings) -> rules.Span:
     return rules.loan_span(
@@ -225,7 +227,12 @@ async def _reserve(
             request_hash=key.request_hash if key else None,
             number=tokens.new_reference(),
         )
-        await store.insert_reservation(conn, row)
+        for _ in range(NUMBER_ATTEMPTS):
+            if await store.insert_reservation(conn, row):
+                break
+            row = msgspec.structs.replace(row, number=tokens.new_reference())
+        else:  # pragma: no cover - 31**7 numbers
+            raise Conflict("no free reservation number; try again", reason="busy")
         device_id = None
         if waiting == 0:
             device_id = await place(conn, row, facts.auditorium_id, now)

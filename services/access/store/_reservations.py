@@ -77,24 +77,26 @@ def _rows(records: list[asyncpg.Record]) -> list[ReservationRow]:
     return [_row(record) for record in records]
 
 
-async def insert_reservation(conn: asyncpg.Connection, row: ReservationRow) -> None:
-    """Insert it waitlisted; `hold_unit` then sets a unit aside if one is free. KeyTaken when a
-    reservation with its Idempotency-Key exists (or is being made: this waits for it)."""
+async def insert_reservation(conn: asyncpg.Connection, row: ReservationRow) -> bool:
+    """Insert it waitlisted; `hold_unit` then sets a unit aside if one is free. False when its
+    number is taken (the caller draws another); KeyTaken when a reservation with its
+    Idempotency-Key exists (or is being made: this waits for it)."""
     try:
-        await _insert(conn, row)
+        return await _insert(conn, row)
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name != "device_reservation_idempotency_key":
             raise
         raise KeyTaken("a reservation was made with this Idempotency-Key") from exc
 
 
-async def _insert(conn: asyncpg.Connection, row: ReservationRow) -> None:
-    await conn.execute(
+async def _insert(conn: asyncpg.Connection, row: ReservationRow) -> bool:
+    status: str = await conn.execute(
         """
         INSERT INTO device_reservation (id, screening_id, venue_id, kind, status, span,
             secret_hash, client_id, patron_name, patron_email, booking_id, hold_id, requested_at,
             idempotency_key_hash, request_hash, number)
         VALUES ($1, $2, $3, $4, 'waitlisted', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+        ON CONFLICT (number) DO NOTHING
         """,
         row.id,
         row.screening_id,
@@ -112,6 +114,7 @@ async def _insert(conn: asyncpg.Connection, row: ReservationRow) -> None:
         row.request_hash,
         row.number,
     )
+    return status == "INSERT 0 1"
 
 
 async def by_number(conn: asyncpg.Connection, number: str) -> ReservationRow | None:

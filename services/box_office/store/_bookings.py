@@ -81,8 +81,8 @@ async def insert_booking(
             ON CONFLICT (reference) DO NOTHING
             RETURNING id
         ), seats AS (
-            INSERT INTO booking_seat (booking_id, seat_id, ticket_type, amount)
-            SELECT b.id, t.seat_id, t.ticket_type, t.amount
+            INSERT INTO booking_seat (booking_id, seat_id, ticket_type, amount, list_price)
+            SELECT b.id, t.seat_id, t.ticket_type, t.amount, t.amount
             FROM b, unnest($15::uuid[], $16::text[], $17::int[]) AS t(seat_id, ticket_type, amount)
         )
         SELECT count(*) FROM b

@@ -13,6 +13,7 @@ import pytest
 
 from schemas.access import DeviceIn
 from services.access import service
+from services.access.service import _patrons
 from tests.integration.access.helpers import (
     annex,
     assert_never_lent_twice,
@@ -101,6 +102,17 @@ async def test_the_desk_finds_a_reservation_by_its_number_as_read_out(client, db
     missing = await client.get("/v1/device-pickups/by-number/ZZZZZZZ", headers=staff)
     assert missing.status_code == 404
     assert (await client.get(f"/v1/device-pickups/by-number/{number}")).status_code == 401
+
+
+async def test_a_number_already_taken_is_drawn_again(client, db, place, monkeypatch):
+    """Numbers are random (31**7): one drawn twice is drawn again, never a 500."""
+    screening = await schedule(db, "annex-1", soon())
+    ana = (await reserve(client, screening, "Ana")).json()
+    draws = iter([ana["number"], ana["number"], "MEI2345"])
+    monkeypatch.setattr(_patrons.tokens, "new_reference", lambda: next(draws))
+    mei = await reserve(client, screening, "Mei")
+    assert mei.status_code == 201, mei.text
+    assert mei.json()["number"] == "MEI2345"
 
 
 async def test_check_out_by_asset_tag(client, db, staff, place):
