@@ -4,6 +4,7 @@ that it is shutting down."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -53,6 +54,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     app.state.rate_limits = RateLimits(settings)
     app.state.shutdown = Shutdown()
     app.state.shutdown.install()
+    # Everything built so far (the app, its routes, the OpenAPI document: ~100,000 objects)
+    # lives as long as the process: out of the collector's sight, a full collection takes well
+    # under a millisecond instead of 50-80 ms during which no request moves (docs/door.md).
+    gc.freeze()
     try:
         yield
     finally:

@@ -8,9 +8,11 @@ The doorbell (003_event_backbone.sql): PostgreSQL serializes the commits of ever
 that sent a NOTIFY, WAL flush included, which caps event-writing transactions near one per fsync.
 So writers NOTIFY only while the relay has armed the doorbell: while events come slower than
 `relay_busy_rate`/s (a NOTIFY wakes the relay at once, the lowest latency); faster than that,
-the relay disarms it and polls every ACTIVE_POLL instead. Before it sleeps again it arms the
-doorbell and waits until every transaction that may have read it disarmed has ended, so a
-wake-up is never lost (writers at READ COMMITTED, as our stores are); at worst the poll finds it.
+the relay disarms it and polls every ACTIVE_POLL instead. The writer that rings disarms the
+bell as it does (025_outbox_doorbell_rings_once.sql), so one NOTIFY wakes the relay however
+many writers commit meanwhile. Before it sleeps again the relay arms the doorbell and waits
+until every transaction that may have read it disarmed has ended, so a wake-up is never lost
+(writers at READ COMMITTED, as our stores are); at worst the poll finds it.
 
 Each batch: read up to `relay_batch_size` unpublished rows in `position` order, XADD them all in
 one Lua script (atomic, and refused unless this relay still holds the fence token in Redis), then
@@ -172,6 +174,7 @@ class Relay:
         self._stopping = False
         self.leading = False
         self.published = 0  # events added to the stream by this relay (for logs and tests)
+        self.rings = 0  # NOTIFYs received
         self.recovered = 0  # rows found already in the stream and only marked published
         self.republished = 0  # rows published again because Redis had lost them
         self._last_added = ""  # the id of the entry this leader added last ("" unknown)
@@ -241,6 +244,7 @@ class Relay:
 
     async def _lead(self, conn: asyncpg.Connection) -> None:
         def notified(*_: object) -> None:
+            self.rings += 1
             self._wake.set()
 
         await conn.add_listener(NOTIFY_CHANNEL, notified)
@@ -251,6 +255,7 @@ class Relay:
         poll = self.events.relay_poll_ms / 1000
         batch_size = self.events.relay_batch_size
         pace = Pace(self.events.relay_busy_rate)
+        rings_when_armed = self.rings
         horizon: str | None = await self._ring(conn, armed=True)
         armed = True
         settle = ACTIVE_POLL
@@ -287,6 +292,8 @@ class Relay:
                 outage_since = None
                 backoff = BACKOFF_START
             pace.count(published)
+            if armed and self.rings != rings_when_armed:
+                armed = False  # the writer that rang disarmed the bell (025)
             if pace.busy:  # poll, with the doorbell disarmed: writers skip their NOTIFY
                 if armed:
                     await self._ring(conn, armed=False)
@@ -295,6 +302,7 @@ class Relay:
                     await self._sleep(ACTIVE_POLL)
                 continue
             if not armed:
+                rings_when_armed = self.rings
                 horizon = await self._ring(conn, armed=True)
                 armed, settle = True, ACTIVE_POLL
                 continue

@@ -26,6 +26,7 @@ from schemas.door import (
 from services.clock import now as _now
 from services.door import service, store
 from services.openapi import problems
+from services.settings import Settings
 from services.staff.auth import PUBLIC, StaffRequest, manager_only, staff_only
 from services.state import AppSettings, Db
 
@@ -68,9 +69,10 @@ async def door_keys(settings: AppSettings) -> PublicKeys:
     responses=problems(401, 403, 422),
     **STAFF,
 )
-async def scan(
-    conn: Db, request: StaffRequest, data: JSONBody[ScanIn], settings: AppSettings
-) -> ScanAnswer:
+async def scan(conn: Db, request: StaffRequest, data: JSONBody[ScanIn]) -> ScanAnswer:
+    # the settings from the app's state, not as a second dependency: Litestar resolves two
+    # dependencies in a task group of their own, which costs a scan more than its SQL's Python
+    settings: Settings = request.app.state.settings
     return await service.scan(conn, data, request.user, settings, _now())
 
 

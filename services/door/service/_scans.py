@@ -22,8 +22,6 @@ from services.ids import uuid7
 from services.outbox import event_row, record_events
 from services.settings import Settings
 
-_ATTEMPTS = 3
-
 
 @dataclass(frozen=True)
 class _Scan:
@@ -117,38 +115,13 @@ async def _record(
     settings: Settings,
     now: datetime,
 ) -> list[UploadedScan]:
-    for attempt in range(1, _ATTEMPTS + 1):
-        try:
-            return await _record_once(
-                conn, screening_id, scanner_id, door, staff, scans, mode, settings, now
-            )
-        except asyncpg.DeadlockDetectedError:
-            # An upload admits many tickets in scan order; an online party scan, several in
-            # seat order: crossing orders can deadlock. PostgreSQL aborts one of them, which
-            # wrote nothing, and it runs again.
-            if attempt == _ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
-
-
-async def _record_once(
-    conn: asyncpg.Connection,
-    screening_id: UUID,
-    scanner_id: str,
-    door: str,
-    staff: StaffMember,
-    scans: Sequence[_Scan],
-    mode: str,
-    settings: Settings,
-    now: datetime,
-) -> list[UploadedScan]:
     keys = codes.keyring(settings.door.signing_keys)
     rows = {s.nonce: store.NewScan(uuid7(), s.nonce, s.scanned_at, mode, staff.id) for s in scans}
     answers: dict[str, ScanAnswer] = {}
     events: list[Event] = []
     async with conn.transaction():
-        if mode == "offline":  # uploads of one screening one at a time: no crossing orders
-            await store.lock_uploads(conn, screening_id)
+        # an upload alone; an online scan (here after losing a race) beside the others
+        await store.lock_uploads(conn, screening_id, shared=mode == "online")
         fresh = await store.claim_scans(
             conn, screening_id, scanner_id, door, staff.name, list(rows.values()), now
         )

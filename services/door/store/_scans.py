@@ -148,11 +148,13 @@ async def record_scan(
     return "recorded", None
 
 
-async def lock_uploads(conn: asyncpg.Connection, screening_id: UUID) -> None:
-    """Until the transaction ends, no other upload of the screening's scans runs."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 1617))", str(screening_id)
-    )
+async def lock_uploads(conn: asyncpg.Connection, screening_id: UUID, *, shared: bool) -> None:
+    """The screening's upload lock until the transaction ends: an upload holds it alone, so no
+    other upload of the screening runs, nor any online scan that admits several tickets (they
+    hold it `shared`; so does door_record_scan for a party, migration 026). Taken before
+    anything is written: no deadlock is possible (026 says why)."""
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    await conn.execute(f"SELECT {function}(hashtextextended($1, 1617))", str(screening_id))
 
 
 async def claim_scans(
@@ -173,6 +175,7 @@ async def claim_scans(
         SELECT t.id, $1, t.nonce, $2, $3, t.staff_id, $4, t.mode, t.scanned_at, $5
         FROM unnest($6::uuid[], $7::text[], $8::uuid[], $9::text[], $10::timestamptz[])
              AS t(id, nonce, staff_id, mode, scanned_at)
+        ORDER BY t.nonce  -- two uploads from one scanner (of two screenings) cannot cross
         ON CONFLICT (scanner_id, nonce) DO NOTHING
         RETURNING nonce
         """,

@@ -3,9 +3,11 @@ admission decides, whatever the timing; a retried scan answers what the first on
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 from collections import Counter
+from uuid import UUID
 
 import pytest
 
@@ -121,3 +123,87 @@ async def test_offline_uploads_from_two_doors_record_one_admission_per_ticket(
     ]
     north_answers = [a.json() for a in answers[1:]]
     assert sorted(a["replayed"] for a in north_answers) == [0, 5]
+
+
+async def test_an_upload_and_a_party_scan_crossing_orders_never_deadlock(
+    api, client, staff, tonight, demo
+):
+    """An upload admits in the order the tickets were scanned (here: seat 6 of a party, then
+    another booking's ticket, then seats 5 to 1), an online party scan admits in seat order.
+    The upload is held up after seat 6 by a transaction holding the other ticket; the party
+    scan arrives then: alone it would take seats 1-5 and wait for seat 6 while the upload
+    waits for seat 5, a deadlock (PostgreSQL would abort one, a 500). The screening's upload
+    lock keeps them apart (migration 026), and nothing retries."""
+    import datetime as dt
+
+    party = await book(client, tonight, [f"C{n}" for n in range(1, 7)], who="till-party")
+    other = await book(client, tonight, ["D1"], who="till-other")
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    order = [code_of(party, 6), code_of(other, 1), *(code_of(party, n) for n in range(5, 0, -1))]
+    upload = {
+        "scanner_id": "back",
+        "door": "Back door",
+        "scans": [
+            {
+                "code": code,
+                "nonce": f"back-nonce-{i}",
+                "scanned_at": (start + dt.timedelta(seconds=i)).isoformat(),
+            }
+            for i, code in enumerate(order)
+        ],
+    }
+    blocker = await demo.acquire()
+    waiting = await demo.acquire()
+
+    async def lock_waits() -> int:
+        return await waiting.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+
+    async def until(count: int) -> None:
+        while await lock_waits() < count:  # PostgreSQL sends no signal: look again
+            assert not uploaded.done(), uploaded.result().text
+            await asyncio.sleep(0.01)
+
+    try:
+        holding = blocker.transaction()
+        await holding.start()
+        scan_id = await blocker.fetchval(
+            "INSERT INTO door_scan (id, scanner_id, nonce, screening_id, door, mode, scanned_at,"
+            " recorded_at) VALUES (gen_random_uuid(), 'blocker', 'x', $1, 'x', 'online', now(),"
+            " now()) RETURNING id",
+            tonight,
+        )
+        await blocker.execute(
+            "INSERT INTO admission (id, screening_id, booking_id, seat_id, scan_id, scanned_at,"
+            " door, scanner_id) SELECT gen_random_uuid(), $1, booking_id, seat_id, $2, now(),"
+            " 'x', 'blocker' FROM booking_seat WHERE booking_id = $3",
+            tonight,
+            scan_id,
+            UUID(other["id"]),
+        )
+        async with clients(api, 2) as made:
+            uploaded = asyncio.create_task(
+                made[0].post(f"/v1/door/screenings/{tonight}/uploads", json=upload, headers=staff)
+            )
+            await asyncio.wait_for(until(1), 30)  # the upload holds seat 6, waits for D1
+            scanned = asyncio.create_task(
+                made[1].post(
+                    "/v1/door/scans",
+                    json=scan_body(tonight, code_of(party), scanner_id="front"),
+                    headers=staff,
+                )
+            )
+            await asyncio.wait_for(until(2), 30)  # and the party scan waits too
+            await holding.rollback()
+            answers = [await uploaded, await scanned]
+    finally:
+        await demo.release(blocker)
+        await demo.release(waiting)
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert answers[0].json()["admitted"] == 7
+    assert answers[1].json()["reason"] == "already_admitted"
+    rows = await admissions(demo)
+    assert len(rows) == 7
+    assert {row["scanner_id"] for row in rows} == {"back"}

@@ -104,6 +104,32 @@ async def test_writers_do_not_notify_while_the_relay_is_busy(
     assert notifications < written.count / 2
 
 
+async def test_the_doorbell_rings_once_per_wake_up_however_many_writers_commit(
+    settings: Settings, redis: Redis, screenings: list[UUID], db: asyncpg.Pool
+) -> None:
+    """A relay that never counts as busy keeps the bell armed between wake-ups: the writer
+    that rings disarms it, so the others skip their NOTIFY (each would serialize its commit
+    behind the others'), and every event is still published."""
+    notifications = 0
+
+    def count(*_: object) -> None:
+        nonlocal notifications
+        notifications += 1
+
+    listener = await asyncpg.connect(settings.database.url)
+    await listener.add_listener("usher_outbox", count)
+    never_busy = msgspec.structs.replace(
+        settings, events=msgspec.structs.replace(settings.events, relay_busy_rate=10**9)
+    )
+    relay = Relay(never_busy)
+    async with running(relay):
+        written = await write_events(db, screenings, 1000, writers=8)
+        await wait_until(published(db))
+    await listener.close()
+    check_stream(await stream_entries(redis, settings.redis.events_stream), written)
+    assert notifications < written.count / 2, (notifications, written.count)
+
+
 async def test_a_writer_that_saw_the_doorbell_disarmed_is_not_missed(
     settings: Settings, redis: Redis, screenings: list[UUID], db: asyncpg.Pool
 ) -> None:

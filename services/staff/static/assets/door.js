@@ -174,18 +174,27 @@ function showAnswer(answer) {
   $("code").focus();
 }
 
+// One sound per answer, told apart without looking: admit one short high tone, already
+// admitted two middle ones, refused one long low one (docs/door.md). One AudioContext for the
+// page: the first is made after the click that started scanning, which lets it play.
+const SOUNDS = {
+  admit: [{ hz: 880, at: 0, for: 0.15 }],
+  already: [{ hz: 440, at: 0, for: 0.12 }, { hz: 440, at: 0.2, for: 0.12 }],
+  refuse: [{ hz: 196, at: 0, for: 0.5 }],
+};
+let audio = null;
+
 function beep(kind) {
   try {
-    const audio = new AudioContext();
-    const tones = kind === "admit" ? [880] : [220, 0, 220];
-    tones.forEach((frequency, i) => {
-      if (!frequency) return;
+    audio = audio || new AudioContext();
+    if (audio.state === "suspended") audio.resume();
+    for (const tone of SOUNDS[kind]) {
       const osc = audio.createOscillator();
-      osc.frequency.value = frequency;
+      osc.frequency.value = tone.hz;
       osc.connect(audio.destination);
-      osc.start(audio.currentTime + i * 0.15);
-      osc.stop(audio.currentTime + i * 0.15 + 0.12);
-    });
+      osc.start(audio.currentTime + tone.at);
+      osc.stop(audio.currentTime + tone.at + tone.for);
+    }
   } catch {
     // no sound: the screen says it all
   }
