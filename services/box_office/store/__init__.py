@@ -18,6 +18,7 @@ from services.box_office.store._claims import (
     extend_hold_claims,
 )
 from services.box_office.store._holds import (
+    SEAT_KINDS,
     Claimed,
     ClaimIn,
     HoldRow,
@@ -26,6 +27,7 @@ from services.box_office.store._holds import (
     get_hold,
     hold_minutes_of,
     lock_sales,
+    seat_kinds_refusal,
     update_hold,
 )
 from services.box_office.store._seats import (
@@ -45,6 +47,7 @@ from services.box_office.store._seats import (
 __all__ = [
     "FREE_SEATS",
     "SALE_STATUS_NOW",
+    "SEAT_KINDS",
     "BookingRow",
     "BookingSeatRow",
     "ClaimIn",
@@ -72,6 +75,7 @@ __all__ = [
     "place_of",
     "sale_state",
     "screening_prices",
+    "seat_kinds_refusal",
     "seating_of",
     "set_sale_status",
     "unsettled_screenings",
