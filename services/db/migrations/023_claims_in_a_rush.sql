@@ -30,14 +30,15 @@ DROP FUNCTION box_office_choose(uuid, uuid, integer, integer, boolean, uuid[]);
 -- in its row); no row when every seat may be held.
 CREATE FUNCTION box_office_seat_kinds(p_seat_ids uuid[], p_wheelchair integer,
                                       OUT seat_id uuid, OUT reason text)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$  -- plpgsql: its plan is kept (a SQL function's is made each call)
+BEGIN
     WITH s AS (
         SELECT t.seat_id, t.n, h.row_number, h.position, h.kind,
                count(*) FILTER (WHERE h.kind = 'wheelchair') OVER (ORDER BY t.n) AS chairs
           FROM unnest(p_seat_ids) WITH ORDINALITY AS t(seat_id, n)
           JOIN hall_seat h ON h.seat_id = t.seat_id
     )
-    SELECT seat_id, reason FROM (
+    SELECT refused.seat_id, refused.reason INTO seat_id, reason FROM (
         SELECT s.seat_id, 'wheelchair space' AS reason, 1 AS k, s.n FROM s
          WHERE s.kind = 'wheelchair' AND s.chairs > p_wheelchair
         UNION ALL
@@ -47,7 +48,8 @@ LANGUAGE sql STABLE AS $$
                             WHERE o.kind = 'wheelchair' AND o.row_number = s.row_number
                               AND abs(o.position - s.position) = 1)
     ) AS refused
-    ORDER BY k, n LIMIT 1
+    ORDER BY refused.k, refused.n LIMIT 1;
+END;
 $$;
 
 
@@ -65,7 +67,7 @@ $$;
 -- a time, and no further once no block left could beat the best window found.
 -- `more`: without a wheelchair need, when the choice is 'together' (or 'together, leaving a
 -- single seat'), the next best such windows among those it read, each apart from the better
--- ones (up to 15, best first, p_count seats each, one after another): what box_office_claim
+-- ones (up to 31, best first, p_count seats each, one after another): what box_office_claim
 -- tries next when another request is taking the best. Apart, so that requests choosing at once from the same
 -- seats take one window each rather than a seat of two.
 CREATE FUNCTION box_office_choose(p_screening_id uuid, p_auditorium_id uuid, p_count integer,
@@ -145,7 +147,7 @@ BEGIN
                                (sx / p_count) ^ 2 + (sy / p_count) ^ 2 AS key
                           FROM w WHERE last = position + p_count - 1) AS windows
             ) AS ranked
-             WHERE rank <= CASE WHEN orphan THEN 16 ELSE 48 END
+             WHERE rank <= CASE WHEN orphan THEN 16 ELSE 96 END
             UNION ALL
             SELECT NULL, NULL, NULL, NULL, NULL, count(*), NULL FROM anchor
             ORDER BY seen NULLS FIRST, orphan, rank
@@ -153,7 +155,7 @@ BEGIN
             IF v_window.seen IS NOT NULL THEN
                 v_seen := v_window.seen;
             ELSIF NOT v_window.orphan THEN  -- windows apart from the better ones taken
-                IF v_together IS NULL OR cardinality(v_together) < 16 * p_count
+                IF v_together IS NULL OR cardinality(v_together) < 32 * p_count
                    AND NOT v_window.ids && v_together THEN
                     v_together := coalesce(v_together, '{}') || v_window.ids;
                 END IF;
@@ -348,7 +350,11 @@ DECLARE
     v_reclaimed boolean := false;
     v_at integer;
 BEGIN
-    IF p_kind <> 'block' AND p_seat_ids IS NOT NULL THEN  -- which seat kinds the hold may have
+    -- Which seat kinds the hold may have (a new hold's seats, only if one is a wheelchair space
+    -- or a companion seat: the rule concerns no other kind).
+    IF p_kind = 'add' OR p_kind = 'hold' AND EXISTS (
+           SELECT 1 FROM hall_seat h
+            WHERE h.seat_id = ANY (p_seat_ids) AND h.kind IN ('wheelchair', 'companion')) THEN
         SELECT k.seat_id, k.reason INTO refused_seat, outcome
           FROM box_office_seat_kinds(
                    CASE WHEN p_kind = 'add'  -- the seats the hold keeps, then those added
