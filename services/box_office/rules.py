@@ -1,7 +1,8 @@
 """Pure decisions of the box office: what a hold asks for, which seats a hold may have, what a
 refused claim answers, extensions, tickets and prices, and the events they imply. No I/O and no
-clock reads: callers pass `now` and the seats' state. (Best available and the rule of which
-screenings sell live in SQL, migration 014: box_office_choose, box_office_refusal.)"""
+clock reads: callers pass `now` and the seats' state. (Best available, the rule of which
+screenings sell and which seat kinds a hold may have live in SQL, migrations 014 and 023:
+box_office_choose, box_office_refusal, box_office_seat_kinds.)"""
 
 from __future__ import annotations
 
