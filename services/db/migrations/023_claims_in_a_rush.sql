@@ -67,7 +67,7 @@ $$;
 -- a time, and no further once no block left could beat the best window found.
 -- `more`: without a wheelchair need, when the choice is 'together' (or 'together, leaving a
 -- single seat'), the next best such windows among those it read, each apart from the better
--- ones (up to 31, best first, p_count seats each, one after another): what box_office_claim
+-- ones (up to 15, best first, p_count seats each, one after another): what box_office_claim
 -- tries next when another request is taking the best. Apart, so that requests choosing at once from the same
 -- seats take one window each rather than a seat of two.
 CREATE FUNCTION box_office_choose(p_screening_id uuid, p_auditorium_id uuid, p_count integer,
@@ -147,7 +147,7 @@ BEGIN
                                (sx / p_count) ^ 2 + (sy / p_count) ^ 2 AS key
                           FROM w WHERE last = position + p_count - 1) AS windows
             ) AS ranked
-             WHERE rank <= CASE WHEN orphan THEN 16 ELSE 96 END
+             WHERE rank <= CASE WHEN orphan THEN 16 ELSE 48 END
             UNION ALL
             SELECT NULL, NULL, NULL, NULL, NULL, count(*), NULL FROM anchor
             ORDER BY seen NULLS FIRST, orphan, rank
@@ -155,7 +155,7 @@ BEGIN
             IF v_window.seen IS NOT NULL THEN
                 v_seen := v_window.seen;
             ELSIF NOT v_window.orphan THEN  -- windows apart from the better ones taken
-                IF v_together IS NULL OR cardinality(v_together) < 32 * p_count
+                IF v_together IS NULL OR cardinality(v_together) < 16 * p_count
                    AND NOT v_window.ids && v_together THEN
                     v_together := coalesce(v_together, '{}') || v_window.ids;
                 END IF;
