@@ -1,13 +1,14 @@
 """Pure decisions of the box office: what a hold asks for, which seats a hold may have, what a
 refused claim answers, extensions, tickets and prices, and the events they imply. No I/O and no
-clock reads: callers pass `now` and the seats' state. (Best available and the rule of which
-screenings sell live in SQL, migration 014: box_office_choose, box_office_refusal.)"""
+clock reads: callers pass `now` and the seats' state. (Best available, the rule of which
+screenings sell and which seat kinds a hold may have live in SQL, migrations 014 and 023:
+box_office_choose, box_office_refusal, box_office_seat_kinds.)"""
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -18,9 +19,6 @@ from schemas.catalog import Seat
 from schemas.events import HoldChanged, SeatsHeld
 from services.errors import Conflict, Gone, InvalidInput, NotFound, UsherError
 
-# Seats a hold never takes without a declared need; a companion seat is only sold beside one.
-WHEELCHAIR = "wheelchair"
-COMPANION = "companion"
 # Booking references: no 0/O, 1/I/L, so they can be read aloud and typed back.
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 REFERENCE_LENGTH = 7
@@ -57,36 +55,22 @@ def check_hold_size(count: int, max_seats: int, field: str) -> None:
         )
 
 
-def _neighbours(seat: Seat, others: Iterable[Seat]) -> list[Seat]:
-    return [
-        other
-        for other in others
-        if other.row_number == seat.row_number and abs(other.position - seat.position) == 1
-    ]
-
-
-def check_seat_kinds(seats: Sequence[Seat], wheelchair_spaces: int, fields: Sequence[str]) -> None:
-    """Wheelchair spaces only for a declared need (at most `wheelchair_spaces` of them); a
-    companion seat only beside a wheelchair space in the same hold. `fields[i]` names where
-    seats[i] came from in the request, for the error."""
-    chairs = [seat for seat in seats if seat.kind == WHEELCHAIR]
-    if len(chairs) > wheelchair_spaces:
-        extra = chairs[wheelchair_spaces]
-        raise InvalidInput(
-            f"seat {extra.label} is a wheelchair space: declare the need in wheelchair_spaces",
-            field=fields[seats.index(extra)],
+def seat_kind_refused(reason: str, seat: Seat, field: str) -> InvalidInput:
+    """The answer when box_office_seat_kinds (migration 023, the one home of which seat kinds a
+    hold may have) refused `seat`, named in the request at `field`: 'wheelchair space' (one
+    more than the need declared), 'companion seat' (no wheelchair space of the hold beside it)."""
+    if reason == "wheelchair space":
+        return InvalidInput(
+            f"seat {seat.label} is a wheelchair space: declare the need in wheelchair_spaces",
+            field=field,
             reason="wheelchair space without a declared wheelchair need",
         )
-    for seat, field in zip(seats, fields, strict=True):
-        if seat.kind == COMPANION and not any(
-            n.kind == WHEELCHAIR for n in _neighbours(seat, chairs)
-        ):
-            raise InvalidInput(
-                f"seat {seat.label} is a companion seat: it goes only with the wheelchair space "
-                "beside it, in the same hold",
-                field=field,
-                reason="companion seat without the wheelchair space beside it",
-            )
+    return InvalidInput(
+        f"seat {seat.label} is a companion seat: it goes only with the wheelchair space "
+        "beside it, in the same hold",
+        field=field,
+        reason="companion seat without the wheelchair space beside it",
+    )
 
 
 class SeatsAsked(msgspec.Struct, frozen=True):
@@ -99,17 +83,13 @@ class SeatsAsked(msgspec.Struct, frozen=True):
 
 
 def seats_asked(data: HoldIn, by_label: Mapping[str, Seat], max_seats: int) -> SeatsAsked:
-    """Seats or a count, never both; within the size of a hold; wheelchair spaces only as
-    declared (a count's are chosen to match)."""
+    """Seats or a count, never both; within the size of a hold. (Which kinds of seat the hold
+    may have, box_office_claim checks: box_office_seat_kinds.)"""
     if data.seats and data.count is not None:
         raise InvalidInput("give seats or a count, not both", field="count", reason="with seats")
     if data.seats:
         check_hold_size(len(data.seats), max_seats, "seats")
-        chosen = resolve_seats(data.seats, by_label, "seats")
-        check_seat_kinds(
-            chosen, data.wheelchair_spaces, [f"seats[{i}]" for i in range(len(chosen))]
-        )
-        return SeatsAsked(seats=chosen)
+        return SeatsAsked(seats=resolve_seats(data.seats, by_label, "seats"))
     if data.count is None:
         raise InvalidInput("give the seats to hold, or a count", field="seats", reason="missing")
     check_hold_size(data.count, max_seats, "count")
@@ -124,12 +104,11 @@ def changed_seats(
     held: Sequence[Seat],
     adds: Sequence[Seat],
     removes: Sequence[Seat],
-    wheelchair_spaces: int,
     max_seats: int,
 ) -> list[Seat]:
     """The hold's seats after adding and removing (kept in order, then the added): only seats
     in the hold are removed, only seats not in it added, never both at once, within the size of
-    a hold and the seat-kind rules."""
+    a hold. (Which kinds of seat it may keep, box_office_claim checks: box_office_seat_kinds.)"""
     if not adds and not removes:
         raise InvalidInput("nothing to change", field="add", reason="add or remove seats")
     current = {seat.id for seat in held}
@@ -157,9 +136,6 @@ def changed_seats(
     kept = [seat for seat in held if seat.id not in removing]
     seats = kept + list(adds)
     check_hold_size(len(seats), max_seats, "add")
-    check_seat_kinds(
-        seats, wheelchair_spaces, ["remove"] * len(kept) + [f"add[{i}]" for i in range(len(adds))]
-    )
     return seats
 
 

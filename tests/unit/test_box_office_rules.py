@@ -55,28 +55,14 @@ def test_hold_size():
         rules.check_hold_size(0, 10, "count")
 
 
-def kinds(names: list[str], wheelchair_spaces: int) -> None:
-    seats = [BY_LABEL[name] for name in names]
-    rules.check_seat_kinds(seats, wheelchair_spaces, [f"seats[{i}]" for i in range(len(seats))])
-
-
-def test_wheelchair_space_needs_a_declared_need():
-    kinds(["M1"], 1)
-    with pytest.raises(InvalidInput) as refused:
-        kinds(["M3", "M1"], 0)
-    assert refused.value.extra["errors"][0]["field"] == "seats[1]"
-    with pytest.raises(InvalidInput):
-        kinds(["M1", "M5"], 1)  # two spaces, one declared
-
-
-def test_companion_seat_only_beside_a_wheelchair_space_in_the_same_hold():
-    kinds(["M1", "M2"], 1)  # M2 beside M1
-    kinds(["M6", "M5"], 1)
-    with pytest.raises(InvalidInput) as alone:
-        kinds(["M2"], 0)
-    assert alone.value.extra["errors"][0]["reason"].startswith("companion seat")
-    with pytest.raises(InvalidInput):
-        kinds(["M2", "M8"], 1)  # M8 is a wheelchair space, but not beside M2
+def test_a_refused_seat_kind_is_a_422_naming_the_seat_and_its_field():
+    # which seats are refused is box_office_seat_kinds' (SQL): see test_holds.py
+    chair = rules.seat_kind_refused("wheelchair space", BY_LABEL["M1"], "seats[1]")
+    assert chair.extra["errors"][0]["field"] == "seats[1]"
+    assert "M1" in chair.detail
+    companion = rules.seat_kind_refused("companion seat", BY_LABEL["M2"], "add[0]")
+    assert companion.extra["errors"][0]["field"] == "add[0]"
+    assert companion.extra["errors"][0]["reason"].startswith("companion seat")
 
 
 # -- times, tickets, references, statuses -------------------------------------------------------

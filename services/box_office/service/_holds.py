@@ -8,6 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from schemas.box_office import Hold, HoldChangeIn, HoldIn
+from schemas.catalog import Seat
 from schemas.events import HoldExtended, HoldReleased
 from services import idempotency
 from services.audit import record_action
@@ -111,6 +112,11 @@ async def request_hold(
         return hold_view(first, seating, settings, now, token=token), True
     if claimed.outcome == "seats taken":
         raise taken_conflict(seating, claimed.taken)
+    if claimed.outcome in store.SEAT_KINDS:
+        assert claimed.refused_seat is not None
+        assert asked.seats is not None
+        at = [seat.id for seat in asked.seats].index(claimed.refused_seat)
+        raise rules.seat_kind_refused(claimed.outcome, asked.seats[at], f"seats[{at}]")
     if claimed.outcome != "held":
         raise _refused(claimed, asked.count, data.wheelchair_spaces, settings)
     assert claimed.seat_ids is not None
@@ -130,7 +136,8 @@ async def request_hold(
         version=1,
         ended_at=None,
     )
-    await settle_sale_status(conn, screening_id, now)
+    if not claimed.settled:
+        await settle_sale_status(conn, screening_id, now)
     return hold_view(hold, seating, settings, now, token=token, placement=claimed.how), False
 
 
@@ -146,6 +153,15 @@ def _refused(
         held_seats=claimed.held_seats,
         max_held_seats=settings.max_held_seats_per_screening,
     )
+
+
+def _kind_refused(
+    seat_id: UUID, reason: str, seating: store.Seating, adds: list[Seat]
+) -> Exception:
+    """A changed hold's seat box_office_seat_kinds refused: one added, or one it keeps."""
+    added = [seat.id for seat in adds]
+    field = f"add[{added.index(seat_id)}]" if seat_id in added else "remove"
+    return rules.seat_kind_refused(reason, seating.by_id[seat_id], field)
 
 
 async def _live_hold(
@@ -203,11 +219,11 @@ async def change_hold(
             [seating.by_id[seat_id] for seat_id in hold.seat_ids],
             adds,
             removes,
-            hold.wheelchair_spaces,
             settings.max_seats_per_hold,
         )
         if removes:
             await store.drop_hold_claims(conn, [hold.id], [seat.id for seat in removes])
+        settled = False
         if adds:
             claimed = await store.claim(
                 conn,
@@ -217,7 +233,8 @@ async def change_hold(
                     now=now,
                     hold_id=hold.id,
                     client_id=hold.client_id,
-                    seat_ids=sorted(seat.id for seat in adds),
+                    seat_ids=[seat.id for seat in adds],
+                    wheelchair_spaces=hold.wheelchair_spaces,
                     expires_at=hold.expires_at,
                     released=len(removes),
                     max_held_seats=settings.max_held_seats_per_screening,
@@ -225,8 +242,16 @@ async def change_hold(
             )
             if claimed.outcome == "seats taken":
                 raise taken_conflict(seating, claimed.taken)
+            if claimed.outcome in store.SEAT_KINDS:
+                assert claimed.refused_seat is not None
+                raise _kind_refused(claimed.refused_seat, claimed.outcome, seating, adds)
             if claimed.outcome != "added":
                 raise _refused(claimed, None, hold.wheelchair_spaces, settings)
+            settled = bool(claimed.settled)
+        elif refused := await store.seat_kinds_refusal(  # nothing claimed: the seats kept
+            conn, [seat.id for seat in seats], hold.wheelchair_spaces
+        ):
+            raise _kind_refused(*refused, seating, adds)
         seat_ids = [seat.id for seat in seats]
         hold = await store.update_hold(conn, hold.id, seat_ids=seat_ids)
         await record_event(
@@ -235,7 +260,8 @@ async def change_hold(
                 uuid7(), now, hold.venue_id, hold.id, hold.screening_id, adds, removes, seats
             ),
         )
-    await settle_sale_status(conn, hold.screening_id, now)
+    if not settled:
+        await settle_sale_status(conn, hold.screening_id, now)
     return hold_view(hold, seating, settings, now)
 
 

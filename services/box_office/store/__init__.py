@@ -18,6 +18,7 @@ from services.box_office.store._claims import (
     extend_hold_claims,
 )
 from services.box_office.store._holds import (
+    SEAT_KINDS,
     Claimed,
     ClaimIn,
     HoldRow,
@@ -28,6 +29,7 @@ from services.box_office.store._holds import (
     in_checkout,
     lock_sales,
     move_hold_clock,
+    seat_kinds_refusal,
     update_hold,
 )
 from services.box_office.store._seats import (
@@ -47,6 +49,7 @@ from services.box_office.store._seats import (
 __all__ = [
     "FREE_SEATS",
     "SALE_STATUS_NOW",
+    "SEAT_KINDS",
     "BookingRow",
     "BookingSeatRow",
     "ClaimIn",
@@ -76,6 +79,7 @@ __all__ = [
     "move_hold_clock",
     "place_of",
     "sale_state",
+    "seat_kinds_refusal",
     "seating_of",
     "set_sale_status",
     "unsettled_screenings",

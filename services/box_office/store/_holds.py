@@ -13,7 +13,7 @@ from services.box_office.store._claims import drop_hold_claims
 from services.errors import NotFound
 
 # Advisory lock namespaces (the two-int key space; the migration runner uses the bigint one).
-# box_office_claim (migration 014) takes them under the same numbers.
+# box_office_claim (migrations 014, 023) takes them under the same numbers.
 SALES_LOCK = 4  # per screening: shared by anything that adds claims, exclusive for its cancel
 CLIENT_LOCK = 5  # per box-office client: one new hold at a time, to count its live holds
 
@@ -68,9 +68,10 @@ async def hold_minutes_of(conn: asyncpg.Connection, venue_id: UUID, *, fresh: bo
 
 
 class ClaimIn(msgspec.Struct, frozen=True, kw_only=True):
-    """What box_office_claim (migration 014) is asked: `kind` is 'hold' (a new hold: its row and
-    SeatsHeld are written too), 'add' (seats added to a live hold) or 'block' (staff). Explicit
-    `seat_ids`, or best available: `count` seats (`together` only seats side by side)."""
+    """What box_office_claim (migrations 014, 023) is asked: `kind` is 'hold' (a new hold: its
+    row and SeatsHeld are written too), 'add' (seats added to a live hold) or 'block' (staff).
+    Explicit `seat_ids` (in the order asked), or best available: `count` seats (`together`
+    only seats side by side)."""
 
     kind: str
     screening_id: UUID
@@ -96,7 +97,9 @@ class ClaimIn(msgspec.Struct, frozen=True, kw_only=True):
 
 class Claimed(msgspec.Struct, frozen=True):
     """What box_office_claim answered: `outcome` is 'held', 'added' or 'blocked' (with the seats
-    and, for best available, `how` they were chosen), 'seats taken' (`taken` lists them), or the
+    and, for best available, `how` they were chosen; `settled` when the screening's sale status
+    is right as it stands, no need to look again), 'seats taken' (`taken` lists them), a seat
+    the hold may not have ('wheelchair space' or 'companion seat': `refused_seat`), or the
     reason it refused ('no screening', 'screening cancelled', 'not on sale', 'sales closed',
     'hold time changed', 'too many holds', 'too many seats', 'not enough seats', 'no seats
     together'), with the facts it read; or 'replayed': `replay_of` is the hold an earlier
@@ -112,9 +115,12 @@ class Claimed(msgspec.Struct, frozen=True):
     held_seats: int | None = None
     replay_of: UUID | None = None
     replay_hash: bytes | None = None
+    refused_seat: UUID | None = None
+    settled: bool | None = None
     taken: list[UUID] = []
 
 
+SEAT_KINDS = ("wheelchair space", "companion seat")  # box_office_seat_kinds' reasons
 SEATS_TAKEN = "UH409"  # box_office_claim: explicit seats taken, the seat ids in DETAIL
 SEATS_BEING_TAKEN = "UH503"  # box_office_claim: only seats other requests are taking are left
 DEADLOCK = "40P01"
@@ -174,6 +180,20 @@ async def claim(conn: asyncpg.Connection, request: ClaimIn) -> Claimed:
         assert row is not None
         return Claimed(**dict(row))
     raise AssertionError("unreachable")
+
+
+async def seat_kinds_refusal(
+    conn: asyncpg.Connection, seat_ids: list[UUID], wheelchair_spaces: int
+) -> tuple[UUID, str] | None:
+    """The first of a hold's seats (in the order given) a party declaring `wheelchair_spaces`
+    may not have, and why (box_office_seat_kinds, the rule's one home, which box_office_claim
+    runs itself); None when it may have them all."""
+    row = await conn.fetchrow(
+        "SELECT seat_id, reason FROM box_office_seat_kinds($1, $2)", seat_ids, wheelchair_spaces
+    )
+    if row is None or row["seat_id"] is None:
+        return None
+    return row["seat_id"], row["reason"]
 
 
 async def get_hold(conn: asyncpg.Connection, hold_id: UUID, *, lock: bool = False) -> HoldRow:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas.box_office import HoldIn
-from services.box_office import service
+from services.box_office import service, store
 from services.errors import Conflict
 from services.settings import BoxOfficeSettings
 from tests.integration.box_office.helpers import (
@@ -128,6 +128,36 @@ async def test_rules_are_422_naming_the_field(client, small, big):
         assert response.json()["errors"][0]["field"] == field, (body, response.json())
     ok = await hold(client, big, {"seats": ["M1", "M2"], "wheelchair_spaces": 1})
     assert ok.status_code == 201, ok.text
+
+
+async def test_which_seat_kinds_a_hold_may_have_is_one_sql_function(demo, big):
+    """box_office_seat_kinds, which box_office_claim runs for explicit seats (and a change's)."""
+    async with demo.acquire() as conn:
+        ids = {
+            row["label"]: row["id"]
+            for row in await conn.fetch(
+                "SELECT t.label, t.id FROM seat t JOIN screening s"
+                " ON s.auditorium_id = t.auditorium_id WHERE s.id = $1",
+                big,
+            )
+        }
+
+        async def refused(names: list[str], wheelchair_spaces: int) -> tuple[str, str] | None:
+            answer = await store.seat_kinds_refusal(
+                conn, [ids[name] for name in names], wheelchair_spaces
+            )
+            labels = {seat_id: label for label, seat_id in ids.items()}
+            return None if answer is None else (labels[answer[0]], answer[1])
+
+        # a wheelchair space needs a declared need
+        assert await refused(["M1"], 1) is None
+        assert await refused(["M3", "M1"], 0) == ("M1", "wheelchair space")
+        assert await refused(["M1", "M5"], 1) == ("M5", "wheelchair space")  # one declared
+        # a companion seat only beside a wheelchair space in the same hold
+        assert await refused(["M1", "M2"], 1) is None  # M2 beside M1
+        assert await refused(["M6", "M5"], 1) is None
+        assert await refused(["M2"], 0) == ("M2", "companion seat")
+        assert await refused(["M2", "M8"], 1) == ("M2", "companion seat")  # M8 not beside M2
 
 
 async def test_live_holds_per_client_are_limited(client, small):
