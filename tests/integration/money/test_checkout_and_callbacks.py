@@ -272,12 +272,12 @@ async def test_a_late_payment_whose_seats_are_gone_is_paid_not_seated_then_resea
         (reference, "seats taken", 3000)
     ]
     # re-seat on other seats: once (a double click is refused by the status it expects)
-    body = {"seats": ["J3", "J4"], "expected_status": "unseated"}
+    body = {"seats": ["G3", "G4"], "expected_status": "unseated"}
     seated = await client.post(f"/v1/bookings/{reference}/reseat", json=body, headers=manager)
     assert seated.status_code == 200, seated.text
     assert (seated.json()["status"], [s["label"] for s in seated.json()["seats"]]) == (
         "confirmed",
-        ["J3", "J4"],
+        ["G3", "G4"],
     )
     twice = await client.post(f"/v1/bookings/{reference}/reseat", json=body, headers=manager)
     assert twice.status_code == 409
