@@ -22,11 +22,17 @@ ProviderId = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r
 
 
 class CheckoutLine(msgspec.Struct, frozen=True):
-    """One seat of a checkout and what it costs."""
+    """One seat of a checkout and what it costs, fixed until its payment books it:
+    list_price - discount + fee = amount; tax is the part of amount that is tax."""
 
     seat: str
     ticket_type: str
     amount: int
+    list_price: int
+    discount: int
+    fee: int
+    tax: int
+    membership_number: str | None = None
 
 
 class Checkout(msgspec.Struct, frozen=True):
@@ -40,6 +46,7 @@ class Checkout(msgspec.Struct, frozen=True):
     currency: str
     expires_at: datetime
     breakdown: list[CheckoutLine]
+    discount_code: str | None = None
 
 
 class PaymentCallbackIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -31,7 +31,8 @@ REFERENCE_ATTEMPTS = 8
 
 
 class Priced(msgspec.Struct, frozen=True):
-    """A hold's tickets as priced for its booking (services/prices: the breakdown)."""
+    """A hold's tickets as priced for its booking (services/prices: the breakdown), one booked
+    seat's row per ticket. A checkout keeps it (as JSON) and its payment books with it."""
 
     currency: str
     seats: list[store.BookingSeatRow]
@@ -80,13 +81,17 @@ async def make_booking(
     request_hash: bytes,
     secret_hash: bytes,
     seated: bool = True,
+    priced: Priced | None = None,
 ) -> tuple[store.BookingRow, list[store.BookingSeatRow]]:
     """The one place a booking is made from a hold (locked by the caller, in its transaction),
-    for a confirmation and for a checkout's payment (services/money). Seated: the hold's live
-    claims become the booking's, the hold ends confirmed and BookingConfirmed is recorded (410,
-    and nothing written, when its claims are gone). Not `seated`: a "paid, not seated"
-    booking ('unseated') with the tickets asked for and no seats; its caller records why."""
-    priced = await price_hold(conn, hold, data, seating, now)
+    for a confirmation and for a checkout's payment (services/money). Priced live (price_hold)
+    unless `priced` gives the prices fixed earlier: a checkout's, which its payment books with
+    whatever the prices, codes and memberships are now. Seated: the hold's live claims become
+    the booking's, the hold ends confirmed and BookingConfirmed is recorded (410, and nothing
+    written, when its claims are gone). Not `seated`: a "paid, not seated" booking
+    ('unseated') with the tickets asked for and no seats; its caller records why."""
+    if priced is None:
+        priced = await price_hold(conn, hold, data, seating, now)
     for _ in range(REFERENCE_ATTEMPTS):
         booking = store.BookingRow(
             id=uuid7(),

@@ -19,6 +19,7 @@ from services.box_office import service as box_office
 from services.box_office import store as box_office_store
 from services.ids import uuid7
 from services.money import rules, store
+from services.money.service._checkout import fixed_prices
 from services.money.service._till import payment_recorded
 from services.outbox import event_row, record_event
 
@@ -141,6 +142,7 @@ async def _act(
         request_hash=checkout.request_hash,
         secret_hash=checkout.secret_hash,
         seated=fate == "book",
+        priced=fixed_prices(checkout),
     )
     paid = await _record(conn, booking, checkout, provider, data, now)
     if fate == "book":

@@ -22,6 +22,14 @@ from services.money import rules, store
 from services.outbox import record_event
 
 
+def fixed_prices(checkout: store.CheckoutRow) -> box_office.Priced | None:
+    """The prices the checkout fixed (what its patron is charged and its payment books with);
+    None for a checkout started before they were kept (migration 028): priced when paid."""
+    if checkout.priced is None:
+        return None
+    return msgspec.convert(checkout.priced, box_office.Priced)
+
+
 def checkout_view(
     checkout: store.CheckoutRow, priced: box_office.Priced, seating: box_office_store.Seating
 ) -> Checkout:
@@ -33,9 +41,19 @@ def checkout_view(
         currency=checkout.currency,
         expires_at=checkout.expires_at,
         breakdown=[
-            CheckoutLine(seating.by_id[seat.seat_id].label, seat.ticket_type, seat.amount)
+            CheckoutLine(
+                seat=seating.by_id[seat.seat_id].label,
+                ticket_type=seat.ticket_type,
+                amount=seat.amount,
+                list_price=seat.list_price,
+                discount=seat.discount,
+                fee=seat.fee,
+                tax=seat.tax,
+                membership_number=seat.membership_number,
+            )
             for seat in priced.seats
         ],
+        discount_code=priced.discount_code,
     )
 
 
@@ -47,8 +65,9 @@ async def start_checkout(
     data: ConfirmIn,
     now: datetime,
 ) -> tuple[Checkout, bool]:
-    """Price the hold as its confirmation would, keep the request, and stop the hold's clock
-    for the venue's checkout window (never past its latest expiry plus that window). A retry
+    """Price the hold as its confirmation would and fix those prices (kept with the request:
+    its payment books with them, docs/money.md), and stop the hold's clock for the venue's
+    checkout window (never past its latest expiry plus that window). A retry
     with the same Idempotency-Key and body answers the same checkout (True); a checkout whose
     payment failed may be started again (another card)."""
     if hold_token is None:
@@ -70,9 +89,11 @@ async def start_checkout(
                     checkout_id=str(started.id),
                 )
             check_same_request(started.request_hash, request_hash)
-            request = msgspec.convert(started.request, ConfirmIn)
-            priced = await box_office.price_hold(conn, hold, request, seating, now)
-            return checkout_view(started, priced, seating), True
+            fixed = fixed_prices(started)
+            if fixed is None:
+                request = msgspec.convert(started.request, ConfirmIn)
+                fixed = await box_office.price_hold(conn, hold, request, seating, now)
+            return checkout_view(started, fixed, seating), True
         if hold.status == "cancelled":
             raise Gone("the screening was cancelled and this hold with it")
         if hold.status != "live":
@@ -94,6 +115,7 @@ async def start_checkout(
             currency=priced.currency,
             amount=priced.total,
             request=msgspec.to_builtins(data),
+            priced=msgspec.to_builtins(priced),
             idempotency_key=idempotency_key,
             request_hash=request_hash,
             secret_hash=tokens.digest(tokens.patron_secret(hold_token)),

@@ -22,6 +22,9 @@ class CheckoutRow(msgspec.Struct, frozen=True):
     currency: str
     amount: int
     request: dict[str, Any]  # the ConfirmIn, as JSON
+    # The prices fixed at checkout (box_office.Priced, as JSON): what its payment books with.
+    # None only on a checkout started before migration 028.
+    priced: dict[str, Any] | None
     idempotency_key: str
     request_hash: bytes
     secret_hash: bytes
@@ -55,9 +58,9 @@ async def insert_checkout(conn: asyncpg.Connection, checkout: CheckoutRow) -> No
         """
         INSERT INTO checkout (id, hold_id, screening_id, venue_id, status, currency, amount,
                               request, idempotency_key, request_hash, secret_hash,
-                              hold_expires_at, created_at, expires_at)
+                              hold_expires_at, created_at, expires_at, priced)
         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10,
-                $11, $12, $13)
+                $11, $12, $13, $14)
         """,
         checkout.id,
         checkout.hold_id,
@@ -72,17 +75,19 @@ async def insert_checkout(conn: asyncpg.Connection, checkout: CheckoutRow) -> No
         checkout.hold_expires_at,
         checkout.created_at,
         checkout.expires_at,
+        checkout.priced,
     )
 
 
 async def reopen_checkout(conn: asyncpg.Connection, checkout: CheckoutRow) -> None:
-    """A failed checkout tried again (another card): open, with its new request and window."""
+    """A failed checkout tried again (another card): open, with its new request, prices and
+    window."""
     await conn.execute(
         """
         UPDATE checkout SET status = 'open', ended_at = NULL, amount = $2, currency = $3,
                             request = $4, idempotency_key = $5,
                             request_hash = $6, secret_hash = $7, hold_expires_at = $8,
-                            expires_at = $9
+                            expires_at = $9, priced = $10
         WHERE id = $1 AND status = 'failed'
         """,
         checkout.id,
@@ -94,6 +99,7 @@ async def reopen_checkout(conn: asyncpg.Connection, checkout: CheckoutRow) -> No
         checkout.secret_hash,
         checkout.hold_expires_at,
         checkout.expires_at,
+        checkout.priced,
     )
 
 
