@@ -67,9 +67,9 @@ async def start_checkout(
 ) -> tuple[Checkout, bool]:
     """Price the hold as its confirmation would and fix those prices (kept with the request:
     its payment books with them, docs/money.md), and stop the hold's clock for the venue's
-    checkout window (never past its latest expiry plus that window). A retry
-    with the same Idempotency-Key and body answers the same checkout (True); a checkout whose
-    payment failed may be started again (another card)."""
+    checkout window (never past its latest expiry plus that window). A retry with the same
+    Idempotency-Key and body answers the same checkout and prices (True); a checkout whose
+    payment failed may be started again (another card), priced again."""
     if hold_token is None:
         raise NotAuthenticated("send the hold token in the X-Hold-Token header")
     first = await box_office_store.get_hold(conn, hold_id)
