@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from services.settings import Settings
+from workers.emails.kinds import KINDS
 from workers.emails.letters import MailContext
 from workers.emails.render import Rendered, render
 
@@ -33,8 +34,11 @@ def _renderers() -> ProcessPoolExecutor:
 
 
 async def render_apart(kind: str, context: MailContext, settings: Settings) -> Rendered:
-    """`render(kind, context, settings)` in a renderer process; its exceptions are render's."""
+    """`render(kind, context, settings)`, in a renderer process when the email carries tickets
+    (QR codes; the others take ~1 ms, less than the trip); its exceptions are render's."""
     global _pool
+    if not KINDS[kind].tickets:
+        return render(kind, context, settings)
     loop = asyncio.get_running_loop()
     try:
         return await loop.run_in_executor(_renderers(), render, kind, context, settings)
