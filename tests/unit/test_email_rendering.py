@@ -70,4 +70,3 @@ async def test_a_dead_renderer_is_replaced_and_its_email_still_rendered() -> Non
     assert turns > 1
     assert await loop.run_in_executor(rendering._renderers(), os.getpid) != renderer
     rendering.stop_renderers()
-
