@@ -143,7 +143,7 @@ def main() -> None:
             "USHER_SMTP_HOST": "127.0.0.1",
             "USHER_SMTP_PORT": str(smtp_port),
         }
-        usher = [sys.executable, "-m", "services.cli"]
+        usher = [sys.executable, "-P", "-m", "services.cli"]  # -P: PYTHONPATH, not the cwd
         with snapshot.processes(folder) as start:
             mail = [*usher, "mail-sink", "--port", str(smtp_port), "--dir", str(folder / "mail")]
             start("mail-sink", mail, env)
