@@ -24,6 +24,7 @@ import contextlib
 import importlib.util
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -114,6 +115,7 @@ def main() -> None:
     parser.add_argument("--patrons", type=int, default=6)
     parser.add_argument("--drain", type=float, default=30.0, help="seconds to wait after")
     parser.add_argument("--code", default=str(ROOT), help="the checkout the processes run")
+    parser.add_argument("--keep", action="store_true", help="keep the processes' logs")
     args = parser.parse_args()
     code = Path(args.code).resolve()
     name = f"usher_bench_lag_{secrets.token_hex(4)}"
@@ -167,6 +169,10 @@ def main() -> None:
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         asyncio.run(snapshot._forget_redis(args.redis_url, prefix))
+        if args.keep:
+            print(f"logs kept in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
