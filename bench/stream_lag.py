@@ -48,10 +48,11 @@ sys.modules["snapshot"] = snapshot
 _spec.loader.exec_module(snapshot)
 
 SAMPLE_EVERY = 2.0
+# (time, entries added, {group: (entries read, XINFO lag, undelivered by hand)})
+Sample = tuple[float, int, dict[str, tuple[int, int, int]]]
 
 
-async def sample(redis: Redis, stream: str) -> tuple[float, int, dict[str, tuple[int, int, int]]]:
-    """(time, entries added, {group: (entries read, XINFO lag, undelivered by hand)})."""
+async def sample(redis: Redis, stream: str) -> Sample:
     info = await redis.xinfo_stream(stream)
     groups: dict[str, tuple[int, int, int]] = {}
     for g in await redis.xinfo_groups(stream):
@@ -61,7 +62,7 @@ async def sample(redis: Redis, stream: str) -> tuple[float, int, dict[str, tuple
     return time.monotonic(), info["entries-added"], groups
 
 
-async def watch(redis_url: str, stream: str, done: asyncio.Event) -> list[tuple[float, int, dict]]:
+async def watch(redis_url: str, stream: str, done: asyncio.Event) -> list[Sample]:
     redis = Redis.from_url(redis_url)
     samples = []
     try:
@@ -76,7 +77,7 @@ async def watch(redis_url: str, stream: str, done: asyncio.Event) -> list[tuple[
     return samples
 
 
-def report(samples: list[tuple[float, int, dict]], load_end: float) -> None:
+def report(samples: list[Sample], load_end: float) -> None:
     during = [s for s in samples if s[0] <= load_end + SAMPLE_EVERY]
     (t0, added0, groups0), (t1, added1, groups1) = during[0], during[-1]
     arrival = (added1 - added0) / (t1 - t0)

@@ -21,6 +21,10 @@ from workers.emails.render import Rendered, render
 
 log = logging.getLogger("usher.emails")
 
+# renderer processes per worker: its CPUs but one, at most this many (a container often sees
+# every core of its node; more worker processes or pods render more)
+RENDERERS_MAX = 2
+
 _pool: ProcessPoolExecutor | None = None
 
 
@@ -28,7 +32,7 @@ def _renderers() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
         # "spawn": a fresh interpreter, not a fork of this one's threads and sockets
-        workers = max(1, (os.cpu_count() or 2) - 1)
+        workers = max(1, min(len(os.sched_getaffinity(0)) - 1, RENDERERS_MAX))
         _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     return _pool
 
