@@ -4,6 +4,7 @@ them from templates/ (plain text and accessible HTML) and send them with aiosmtp
 - kinds.py: the kinds of email and which event makes which (add a kind there)
 - letters.py, facts.py: what an email is rendered from, read when its event is handled
 - present.py, render.py, attachments.py, templates/: how it reads, its QR codes and .ics
+- rendering.py: emails with tickets rendered in a separate process, off the event loop
 - smtp.py: sending, and temporary versus permanent failures
 - devices.py: the emails of device reservations, and their pick-up reminders
 - jobs.py: the consumer handler, the send job, the sweep and the reminders

@@ -35,7 +35,8 @@ from workers.emails import mime
 from workers.emails.devices import pickup_reminder
 from workers.emails.kinds import letters_for, screening_reminder
 from workers.emails.letters import Letter, ScreeningFacts
-from workers.emails.render import compose, decode_context, envelope_sender, render
+from workers.emails.render import compose, decode_context, envelope_sender
+from workers.emails.rendering import render_apart, stop_renderers
 from workers.emails.smtp import Mailer, SendFailed
 from workers.jobs import enqueue
 from workers.metrics import EMAILS, EMAILS_QUEUED
@@ -123,6 +124,7 @@ def mailer(ctx: dict[str, Any]) -> Mailer:
 
 
 async def close_mailer(ctx: dict[str, Any]) -> None:
+    stop_renderers()
     found = ctx.pop("mailer", None)
     if isinstance(found, Mailer):
         await found.close()
@@ -208,7 +210,7 @@ async def _send_one(ctx: dict[str, Any], key: UUID) -> str:
         recipient = mime.ascii_address(leased.recipient)
         context = decode_context(leased.kind, leased.context)
         message = compose(
-            render(leased.kind, context, settings),
+            await render_apart(leased.kind, context, settings),
             recipient=leased.recipient,
             recipient_name=leased.recipient_name,
             message_id=leased.message_id,
