@@ -3,10 +3,11 @@ hold confirmed (priced by services/prices), the till's payments, a checkout paid
 provider callback (acted on by the service the worker runs), refunds and cancellations. Each
 step keeps what it wrote in a `Booked` (books.py), as the reports should sum it.
 
-The one direct SQL: the takings reports are about days, and the endpoints write at the
-present; so each booking, payment and refund just written is moved to a chosen past time
-(`_place`), which lets a test spread its books over chosen days (around a clock change).
-What is moved is found by its time: anything recorded since the test started."""
+Direct SQL only moves time. The takings reports are about days and the endpoints write at
+the present, so each booking, payment and refund just written is moved to a chosen past time
+(`_place`), which lets a test spread its books over chosen days (around a clock change); what
+is moved is found by its time: anything recorded since the test started. And a late payment's
+checkout window is made to pass by `backdate`, as the money tests do."""
 
 from __future__ import annotations
 
