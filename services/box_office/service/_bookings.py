@@ -168,18 +168,19 @@ async def confirm_hold(
     secret = tokens.patron_secret(hold_token)
     async with conn.transaction():
         hold = await store.get_hold(conn, hold_id, lock=True)
-        if hold.status != "live" or await store.in_checkout(conn, hold_id):
-            made = await store.find_booking(conn, hold_id)
-            if made is not None:
-                if made.idempotency_key != idempotency_key:
-                    raise Conflict(
-                        f"this hold is already confirmed as booking {made.reference}",
-                        reason="already confirmed",
-                        reference=made.reference,
-                    )
-                check_same_request(made.request_hash, request_hash)
-                booked = await store.booking_seats(conn, [made.id])
-                return booking_view(made, booked[made.id], seating, secret), True
+        # a retry, or a payment that made the booking (even one "paid, not seated" on a hold
+        # whose expiry has passed but that no sweep has ended yet)
+        made = await store.find_booking(conn, hold_id)
+        if made is not None:
+            if made.idempotency_key != idempotency_key:
+                raise Conflict(
+                    f"this hold is already confirmed as booking {made.reference}",
+                    reason="already confirmed",
+                    reference=made.reference,
+                )
+            check_same_request(made.request_hash, request_hash)
+            booked = await store.booking_seats(conn, [made.id])
+            return booking_view(made, booked[made.id], seating, secret), True
         if hold.status == "cancelled":
             raise Gone("the screening was cancelled and this hold with it")
         if hold.status != "live":
