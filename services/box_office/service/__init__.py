@@ -21,6 +21,7 @@ from services.box_office.service._common import (
 from services.box_office.service._holds import (
     HOLD_TOKEN,
     change_hold,
+    end_released,
     expire_hold,
     extend_hold,
     get_hold,
@@ -50,6 +51,7 @@ __all__ = [
     "change_hold",
     "close_screening_sales",
     "confirm_hold",
+    "end_released",
     "expire_hold",
     "extend_hold",
     "get_booking",

@@ -317,9 +317,27 @@ async def release_hold(
         return
     async with conn.transaction():
         hold = await _live_hold(conn, hold_id, caller, now)
-        await store.end_holds(conn, now, "released", hold_ids=[hold.id], expired=False)
         seating = await seating_for(conn, hold.screening_id)
         by = "staff" if caller.staff else "patron"
+        await end_released(conn, hold, seating, now, by, expired=False)
+        if caller.staff:
+            await record_action(conn, caller.staff.id, "hold.released", "hold", hold.id)
+    await settle_sale_status(conn, hold.screening_id, now)
+
+
+async def end_released(
+    conn: asyncpg.Connection,
+    hold: store.HoldRow,
+    seating: store.Seating,
+    now: datetime,
+    by: str,
+    *,
+    expired: bool | None,
+) -> None:
+    """End a live hold as released (`by` whom), its seats back on sale, and record HoldReleased
+    if this call ended it: a release by its patron or staff, or by a payment that was not what
+    its checkout asked (services/money)."""
+    if await store.end_holds(conn, now, "released", hold_ids=[hold.id], expired=expired):
         await record_event(
             conn,
             HoldReleased(
@@ -333,9 +351,6 @@ async def release_hold(
                 by=by,
             ),
         )
-        if caller.staff:
-            await record_action(conn, caller.staff.id, "hold.released", "hold", hold.id)
-    await settle_sale_status(conn, hold.screening_id, now)
 
 
 async def expire_hold(conn: asyncpg.Connection, hold_id: UUID, now: datetime) -> datetime | None:

@@ -12,7 +12,7 @@ import asyncpg
 import msgspec
 
 from schemas.box_office import ConfirmIn
-from schemas.events import BookingUnseated, CheckoutFailed, HoldReleased, PaymentCallbackReceived
+from schemas.events import BookingUnseated, CheckoutFailed, PaymentCallbackReceived
 from schemas.money import CallbackReceived, PaymentCallbackIn
 from services.bodies import decode_json
 from services.box_office import service as box_office
@@ -131,7 +131,7 @@ async def _act(
         fate = "book" if claimed.outcome == "added" else "unseated"
         why = claimed.outcome
     elif fate == "unseated" and hold.live(now):
-        await _release(conn, hold, seating, now)
+        await box_office.end_released(conn, hold, seating, now, "payment", expired=None)
     booking, _ = await box_office.make_booking(
         conn,
         hold,
@@ -224,27 +224,3 @@ async def _failed(
             ),
         )
     return "failed"
-
-
-async def _release(
-    conn: asyncpg.Connection,
-    hold: box_office_store.HoldRow,
-    seating: box_office_store.Seating,
-    now: datetime,
-) -> None:
-    """A live hold whose payment was not what its checkout asked: its seats go back on sale
-    (the money is kept on a "paid, not seated" booking)."""
-    await box_office_store.end_holds(conn, now, "released", hold_ids=[hold.id], expired=None)
-    await record_event(
-        conn,
-        HoldReleased(
-            id=uuid7(),
-            occurred_at=now,
-            venue_id=hold.venue_id,
-            hold_id=hold.id,
-            screening_id=hold.screening_id,
-            seat_ids=hold.seat_ids,
-            seat_labels=seating.labels(hold.seat_ids),
-            by="payment",
-        ),
-    )
