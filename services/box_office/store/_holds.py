@@ -16,6 +16,8 @@ from services.errors import NotFound
 # box_office_claim (migrations 014, 023) takes them under the same numbers.
 SALES_LOCK = 4  # per screening: shared by anything that adds claims, exclusive for its cancel
 CLIENT_LOCK = 5  # per box-office client: one new hold at a time, to count its live holds
+# 8 (only in SQL, migration 029): per screening and party size, one best-available choice at a
+# time.
 
 
 class HoldRow(msgspec.Struct, frozen=True):
