@@ -4,11 +4,17 @@ are offered at once; older windows are never used."""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
 from uuid import UUID
 
 import asyncpg
+import httpx
 
 from tests.integration.box_office.helpers import Client, hold, token_of
+from tests.integration.box_office.test_best_available import PLAIN, new_screening, row_end_pairs
+from tests.integration.racing import at_once, caller, clients
 
 
 def labels(response: object) -> list[str]:
@@ -84,3 +90,33 @@ async def test_seats_freed_are_offered_at_once(
     assert await kept(demo, big) == []  # freed seats empty the queue
     again = await hold(client, big, {"count": 2}, client_id="second")
     assert labels(again) == labels(first)  # the best seats, given back, go first
+
+
+async def test_a_rush_of_pairs_is_never_refused_while_seats_are_free(
+    api: str, demo: asyncpg.Pool
+) -> None:
+    """20 holds of one named seat each and 37 best-available requests for 2 seats, all at once
+    through a real server, on a hall of 94 plain seats: the named seats make kept windows stale
+    under the requests' feet, and still every pair is held (there are always seats for it: a
+    lost race is never a refusal), and no seat twice."""
+    seats = row_end_pairs(rows=8)
+    screening, _ = await new_screening(demo, seats)
+    plain = sorted(seat.label for seat in seats if seat.kind in PLAIN)
+    assert len(plain) == 94
+    named = random.Random(13).sample(plain, 20)
+    async with clients(api, 57) as made:
+
+        def request(n: int, body: dict[str, Any]) -> Callable[[], Awaitable[httpx.Response]]:
+            path = f"/v1/screenings/{screening}/holds"
+            return lambda: made[n].post(path, json=body, headers=caller(f"patron-{n}"))
+
+        answers = await at_once(
+            [request(n, {"seats": [label]}) for n, label in enumerate(named)]
+            + [request(n, {"count": 2}) for n in range(20, 57)]
+        )
+    pairs = answers[20:]
+    assert [r.status_code for r in pairs] == [201] * 37, [r.text for r in pairs]
+    assert {r.status_code for r in answers[:20]} <= {201, 409}
+    held = [seat["label"] for r in answers if r.status_code == 201 for seat in r.json()["seats"]]
+    assert len(held) == len(set(held))
+    assert set(held) <= set(plain)
