@@ -373,7 +373,8 @@ async def expire_hold(conn: asyncpg.Connection, hold_id: UUID, now: datetime) ->
 async def sweep_expired_holds(conn: asyncpg.Connection, now: datetime, limit: int = 1000) -> int:
     """Expire every live hold past expires_at, `limit` per transaction (skipping holds another
     transaction has locked: they are being confirmed, released or expired), then put the sale
-    status of every screening concerned right. Returns how many holds it expired."""
+    status of every screening concerned right, and forget best available's old kept windows.
+    Returns how many holds it expired."""
     total = 0
     screenings: set[UUID] = set()
     while True:
@@ -387,6 +388,7 @@ async def sweep_expired_holds(conn: asyncpg.Connection, now: datetime, limit: in
         if len(ended) < limit:
             break
     screenings.update(await store.unsettled_screenings(conn, now))
+    await store.forget_old_windows(conn, now)
     for screening_id in sorted(screenings):
         await settle_sale_status(conn, screening_id, now)
     return total

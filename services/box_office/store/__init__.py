@@ -16,6 +16,7 @@ from services.box_office.store._claims import (
     drop_booking_claims,
     drop_hold_claims,
     extend_hold_claims,
+    forget_old_windows,
 )
 from services.box_office.store._holds import (
     SEAT_KINDS,
@@ -67,6 +68,7 @@ __all__ = [
     "end_holds",
     "extend_hold_claims",
     "find_booking",
+    "forget_old_windows",
     "get_booking",
     "get_hold",
     "hold_minutes_of",

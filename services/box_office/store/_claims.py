@@ -9,7 +9,7 @@ made free again by the seat_claim_freed trigger (migration 013).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -88,3 +88,12 @@ async def book_hold_claims(
         now,
     )
     return int(result.split()[-1])
+
+
+async def forget_old_windows(conn: asyncpg.Connection, now: datetime) -> int:
+    """Delete the best-available windows kept for over a minute (none is used after a second,
+    migration 029), so that seat_window holds only the last minute's choices."""
+    status: str = await conn.execute(
+        "DELETE FROM seat_window WHERE chosen_at < $1", now - timedelta(minutes=1)
+    )
+    return int(status.split()[-1])

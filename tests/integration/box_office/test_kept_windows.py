@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
 import httpx
 
+from services.box_office import service as box_office
 from tests.integration.box_office.helpers import Client, hold, token_of
 from tests.integration.box_office.test_best_available import PLAIN, new_screening, row_end_pairs
 from tests.integration.racing import at_once, caller, clients
@@ -120,3 +122,19 @@ async def test_a_rush_of_pairs_is_never_refused_while_seats_are_free(
     held = [seat["label"] for r in answers if r.status_code == 201 for seat in r.json()["seats"]]
     assert len(held) == len(set(held))
     assert set(held) <= set(plain)
+
+
+async def test_the_hold_sweep_forgets_windows_kept_over_a_minute(
+    client: Client, big: UUID, demo: asyncpg.Pool
+) -> None:
+    first = await hold(client, big, {"count": 2}, client_id="first")
+    assert first.status_code == 201, first.text
+    left = len(await kept(demo, big))
+    await demo.execute(
+        "UPDATE seat_window SET chosen_at = chosen_at - interval '2 minutes' "
+        "WHERE screening_id = $1 AND rank = 1",
+        big,
+    )
+    async with demo.acquire() as conn:
+        await box_office.sweep_expired_holds(cast(asyncpg.Connection, conn), datetime.now(UTC))
+    assert len(await kept(demo, big)) == left - 1  # the old one gone, the others kept
