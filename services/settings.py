@@ -156,6 +156,7 @@ class EventSettings(msgspec.Struct, frozen=True):
     relay_batch_size: int = 500
     relay_poll_ms: int = 1000  # fallback when no NOTIFY arrives (LISTEN is the fast path)
     relay_busy_rate: int = 200  # events/s from which the relay polls instead of NOTIFY
+    relay_busy_poll_ms: int = 10  # the poll then: longer makes fuller batches, later events
     stream_retention_hours: int = 7 * 24  # XADD MINID: entries older than this are trimmed
     outbox_retention_hours: int = 3 * 24  # published outbox rows are deleted after this
     consumer_batch_size: int = 100
@@ -319,6 +320,7 @@ def get_settings() -> Settings:
                 relay_batch_size=_int("RELAY_BATCH_SIZE"),
                 relay_poll_ms=_int("RELAY_POLL_MS"),
                 relay_busy_rate=_int("RELAY_BUSY_RATE"),
+                relay_busy_poll_ms=_int("RELAY_BUSY_POLL_MS"),
                 stream_retention_hours=_int("STREAM_RETENTION_HOURS"),
                 outbox_retention_hours=_int("OUTBOX_RETENTION_HOURS"),
                 consumer_batch_size=_int("CONSUMER_BATCH_SIZE"),

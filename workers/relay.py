@@ -8,9 +8,9 @@ The doorbell (003_event_backbone.sql): PostgreSQL serializes the commits of ever
 that sent a NOTIFY, WAL flush included, which caps event-writing transactions near one per fsync.
 So writers NOTIFY only while the relay has armed the doorbell: while events come slower than
 `relay_busy_rate`/s (a NOTIFY wakes the relay at once, the lowest latency); faster than that,
-the relay disarms it and polls every ACTIVE_POLL instead. The writer that rings disarms the
-bell as it does (025_outbox_doorbell_rings_once.sql), so one NOTIFY wakes the relay however
-many writers commit meanwhile. Before it sleeps again the relay arms the doorbell and waits
+the relay disarms it and polls every `relay_busy_poll_ms` instead. The writer that rings
+disarms the bell as it does (025_outbox_doorbell_rings_once.sql), so one NOTIFY wakes the relay
+however many writers commit meanwhile. Before it sleeps again the relay arms the doorbell and waits
 until every transaction that may have read it disarmed has ended, so a wake-up is never lost
 (writers at READ COMMITTED, as our stores are); at worst the poll finds it.
 
@@ -58,7 +58,7 @@ STANDBY_POLL = 0.25  # seconds between a standby's attempts to take the lock
 BACKOFF_START = 0.05
 BACKOFF_MAX = 2.0
 TAIL_MIN = 1000  # stream entries read back on recovery, at least
-ACTIVE_POLL = 0.002  # seconds between looks while busy
+ACTIVE_POLL = 0.002  # seconds: the first wait for writers after arming the doorbell
 # PostgreSQL or Redis gone, or a PostgreSQL refusal of the relay's session: step down, retry.
 RELAY_OUTAGES: tuple[type[BaseException], ...] = (*OUTAGES, asyncpg.PostgresError)
 FENCE_CHECK = 1.0  # seconds between looks at the fence (is Redis the one we published to?)
@@ -136,7 +136,7 @@ _MARK_RECOVERED = """
 
 
 class Pace:
-    """Whether the relay is busy: from `busy_rate` events/s it polls every ACTIVE_POLL with
+    """Whether the relay is busy: from `busy_rate` events/s it polls every busy poll with
     the doorbell disarmed; below half that rate it sleeps until a NOTIFY again."""
 
     WINDOW = 0.1  # seconds over which the rate is measured
@@ -253,6 +253,7 @@ class Relay:
         token = str(uuid7())
         log.info("relay leads (fence %s)", token)
         poll = self.events.relay_poll_ms / 1000
+        busy_poll = self.events.relay_busy_poll_ms / 1000
         batch_size = self.events.relay_batch_size
         pace = Pace(self.events.relay_busy_rate)
         rings_when_armed = self.rings
@@ -299,7 +300,7 @@ class Relay:
                     await self._ring(conn, armed=False)
                     armed, horizon = False, None
                 if published < batch_size:
-                    await self._sleep(ACTIVE_POLL)
+                    await self._sleep(busy_poll)
                 continue
             if not armed:
                 rings_when_armed = self.rings
