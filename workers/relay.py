@@ -253,7 +253,6 @@ class Relay:
         token = str(uuid7())
         log.info("relay leads (fence %s)", token)
         poll = self.events.relay_poll_ms / 1000
-        busy_poll = self.events.relay_busy_poll_ms / 1000
         batch_size = self.events.relay_batch_size
         pace = Pace(self.events.relay_busy_rate)
         rings_when_armed = self.rings
@@ -300,7 +299,7 @@ class Relay:
                     await self._ring(conn, armed=False)
                     armed, horizon = False, None
                 if published < batch_size:
-                    await self._sleep(busy_poll)
+                    await self._sleep(self.events.relay_busy_poll_ms / 1000)
                 continue
             if not armed:
                 rings_when_armed = self.rings
