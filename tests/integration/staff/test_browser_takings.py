@@ -6,6 +6,7 @@ the booking is cancelled through the cancel endpoint."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -68,9 +69,8 @@ async def test_todays_takings_and_the_refunds_due_show_in_words_and_as_a_chart(
     assert cancelled.status_code == 200, cancelled.text
     await _sign_in(page)
     summary = page.locator("#takings-summary")
-    await page.wait_for_function(
-        "document.querySelector('#takings-summary').textContent.startsWith('Taken')"
-    )
+    # waited for by its locator: a string predicate is eval'd in the page, which its CSP forbids
+    await page.locator("#takings-summary", has_text=re.compile(r"^Taken")).wait_for()
     # 1000 + 1200 + 1200 paid, 200 refunded
     assert await summary.inner_text() == "Taken $32.00 (paid $34.00, refunded $2.00)"
     methods = await page.locator("#takings-methods li").all_inner_texts()
