@@ -12,6 +12,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from services.settings import Settings, get_settings, key_problem
 
@@ -129,20 +130,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
+    from services import serving
     from services.logs import uvicorn_log_config
 
-    uvicorn.run(
-        "services.app:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        access_log=args.access_log,
-        log_config=uvicorn_log_config(settings.log_format, args.log_level),
-        proxy_headers=False,  # the app reads X-Forwarded-For itself (USHER_TRUSTED_PROXIES)
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": args.host or settings.host,
+        "port": args.port or settings.port,
+        "workers": args.workers,
+        "log_level": args.log_level,
+        "access_log": args.access_log,
+        "log_config": uvicorn_log_config(settings.log_format, args.log_level),
+        "proxy_headers": False,  # the app reads X-Forwarded-For itself (USHER_TRUSTED_PROXIES)
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+    }
+    if args.workers > 1 and serving.REUSE_PORT:  # the connections spread over the processes
+        serving.run_workers(uvicorn.Config("services.app:create_app", **options))
+    else:
+        uvicorn.run("services.app:create_app", **options)
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
