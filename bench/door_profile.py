@@ -34,8 +34,15 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.door import Bench, forget_admissions, line, open_bench, scan_all  # noqa: E402
-from bench.holds import Timings, start_api  # noqa: E402
+from bench.door import (  # noqa: E402
+    Bench,
+    door_connections,
+    forget_admissions,
+    line,
+    open_bench,
+    scan_all,
+)
+from bench.holds import Http, Timings, start_api  # noqa: E402
 
 _SAMPLE = """
     SELECT coalesce(wait_event_type || '/' || wait_event, 'CPU'), state
@@ -154,7 +161,12 @@ async def _cpu_by_part(bench: Bench, conn: asyncpg.Connection) -> dict[str, floa
 
 async def profile(bench: Bench, args: argparse.Namespace) -> None:
     """A first round to warm the API's connections, then `rounds` measured rounds."""
-    await scan_all(bench, bench.tickets, args.doors, "admitted", None)
+    async with door_connections(bench, args.doors) as doors:
+        await _profile(bench, args, doors)
+
+
+async def _profile(bench: Bench, args: argparse.Namespace, doors: list[Http]) -> None:
+    await scan_all(bench, bench.tickets, doors, "admitted", None)
     conn = await asyncpg.connect(bench.url, server_settings={"application_name": "door_profile"})
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_waits(bench.url, stop))
@@ -164,7 +176,7 @@ async def profile(bench: Bench, args: argparse.Namespace) -> None:
     for _ in range(args.rounds):
         await forget_admissions(bench)
         before = await _cpu_by_part(bench, conn)
-        rate, round_timings = await scan_all(bench, bench.tickets, args.doors, "admitted", None)
+        rate, round_timings = await scan_all(bench, bench.tickets, doors, "admitted", None)
         after = await _cpu_by_part(bench, conn)
         spent.update({part: after[part] - before[part] for part in after})
         timings.latencies += round_timings.latencies
