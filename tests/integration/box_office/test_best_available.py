@@ -62,17 +62,13 @@ def row_end_pairs(rows: int = 6) -> list[SeatIn]:
 # -- the choice against a reference --------------------------------------------------------------
 
 
-def reference(
-    seats: list[SeatIn], taken: set[str], count: int, wheelchair: int
-) -> tuple[list[list[SeatIn]], list[list[SeatIn]]]:
-    """Every window best available may take (runs of free seats side by side, cut by aisles;
-    without a need only plain seats count), as (leaving no single seat, leaving one)."""
-    clean: list[list[SeatIn]] = []
-    orphaned: list[list[SeatIn]] = []
+def free_runs(seats: list[SeatIn], taken: set[str], wheelchair: int) -> list[list[SeatIn]]:
+    """The runs of free seats side by side, cut by aisles; without a need only plain seats
+    count."""
+    runs: list[list[SeatIn]] = []
     for row in sorted({seat.row_number for seat in seats}):
         ordered = sorted((s for s in seats if s.row_number == row), key=lambda s: s.position)
         narrowest = min((b.x - a.x for a, b in itertools.pairwise(ordered)), default=1.0)
-        runs: list[list[SeatIn]] = []
         current: list[SeatIn] = []
         for seat in ordered:
             usable = seat.label not in taken and (wheelchair or seat.kind in PLAIN)
@@ -84,17 +80,27 @@ def reference(
                 current.append(seat)
         if current:
             runs.append(current)
-        for run in runs:
-            for start in range(len(run) - count + 1):
-                window = run[start : start + count]
-                chairs = [s.position for s in window if s.kind == "wheelchair"]
-                if len(chairs) != wheelchair or any(
-                    s.kind == "companion" and not {s.position - 1, s.position + 1} & set(chairs)
-                    for s in window
-                ):
-                    continue
-                orphan = start == 1 or len(run) - start - count == 1
-                (orphaned if orphan else clean).append(window)
+    return runs
+
+
+def reference(
+    seats: list[SeatIn], taken: set[str], count: int, wheelchair: int
+) -> tuple[list[list[SeatIn]], list[list[SeatIn]]]:
+    """Every window best available may take (in the runs of free seats), as (leaving no single
+    seat, leaving one)."""
+    clean: list[list[SeatIn]] = []
+    orphaned: list[list[SeatIn]] = []
+    for run in free_runs(seats, taken, wheelchair):
+        for start in range(len(run) - count + 1):
+            window = run[start : start + count]
+            chairs = [s.position for s in window if s.kind == "wheelchair"]
+            if len(chairs) != wheelchair or any(
+                s.kind == "companion" and not {s.position - 1, s.position + 1} & set(chairs)
+                for s in window
+            ):
+                continue
+            orphan = start == 1 or len(run) - start - count == 1
+            (orphaned if orphan else clean).append(window)
     return clean, orphaned
 
 

@@ -1,6 +1,7 @@
-"""Best available's kept windows (migration 029): the windows a choice found and its request did
-not take serve the next requests for a second, each window one request's; seats freed meanwhile
-are offered at once; older windows are never used."""
+"""Best available's kept windows (migrations 029, 030): the windows a choice found and its
+request did not take serve the next requests for a second, each window one request's, none
+leaving a single seat beside another; seats freed meanwhile are offered at once; older windows
+are never used."""
 
 from __future__ import annotations
 
@@ -13,9 +14,16 @@ from uuid import UUID
 import asyncpg
 import httpx
 
+from schemas.catalog import SeatIn
 from services.box_office import service as box_office
 from tests.integration.box_office.helpers import Client, hold, token_of
-from tests.integration.box_office.test_best_available import PLAIN, new_screening, row_end_pairs
+from tests.integration.box_office.test_best_available import (
+    PLAIN,
+    free_runs,
+    new_screening,
+    reference,
+    row_end_pairs,
+)
 from tests.integration.racing import at_once, caller, clients
 
 
@@ -78,7 +86,12 @@ async def test_windows_older_than_a_second_are_not_used(
     second = await hold(client, big, {"count": 2}, client_id="second")
     held = await seat_ids(demo, big, labels(second))
     assert held == best_next  # chosen afresh: the best, not the old window
-    assert far not in await kept(demo, big)
+    old = await demo.fetchval(
+        "SELECT count(*) FROM seat_window WHERE screening_id = $1"
+        " AND chosen_at < clock_timestamp() - interval '1 second'",
+        big,
+    )
+    assert old == 0  # the old windows went; the queue is the new choice's
 
 
 async def test_seats_freed_are_offered_at_once(
@@ -138,3 +151,80 @@ async def test_the_hold_sweep_forgets_windows_kept_over_a_minute(
     async with demo.acquire() as conn:
         await box_office.sweep_expired_holds(cast(asyncpg.Connection, conn), datetime.now(UTC))
     assert len(await kept(demo, big)) == left - 1  # the old one gone, the others kept
+
+
+def singles(seats: list[SeatIn], taken: set[str]) -> set[str]:
+    """The free plain seats with no free neighbour to sit beside."""
+    return {run[0].label for run in free_runs(seats, taken, 0) if len(run) == 1}
+
+
+async def test_the_windows_a_choice_keeps_leave_no_single_seat_between_them(
+    demo: asyncpg.Pool,
+) -> None:
+    """Each kept window is one best available could take alone leaving no single seat, none
+    shares a seat with another, and all of them taken together leave no single seat that was
+    not one before (two windows with one seat between them would). Random wide halls, with
+    seats already taken at random."""
+    rng = random.Random(30)
+    for _ in range(12):
+        seats = []
+        for r in range(1, rng.randint(2, 6) + 1):
+            width = rng.randint(6, 30)
+            aisle = rng.randint(0, width)
+            for p in range(1, width + 1):
+                x = float(p + (1 if aisle and p > aisle else 0))
+                seats.append(SeatIn(f"R{r}S{p}", f"R{r}", r, p, x, float(r)))
+        screening, hall = await new_screening(demo, seats)
+        ids = {
+            row["id"]: row["label"]
+            for row in await demo.fetch("SELECT id, label FROM seat WHERE auditorium_id = $1", hall)
+        }
+        for _ in range(4):
+            taken = {seat.label for seat in seats if rng.random() < 0.3}
+            count = rng.randint(1, 3)
+            row = await demo.fetchrow(
+                "SELECT * FROM box_office_choose($1, $2, $3, 0, false, $4)",
+                screening,
+                hall,
+                count,
+                [i for i, label in ids.items() if label in taken],
+            )
+            if row["how"] != "together":
+                continue
+            found = [ids[i] for i in row["seat_ids"] + (row["more"] or [])]
+            windows = [found[n : n + count] for n in range(0, len(found), count)]
+            clean, _ = reference(seats, taken, count, 0)
+            assert all(w in [[s.label for s in c] for c in clean] for w in windows), windows
+            assert len(found) == len(set(found))
+            after = singles(seats, taken | set(found))
+            assert after <= singles(seats, taken), (windows, after - singles(seats, taken))
+
+
+async def test_split_over_two_rows_keeps_the_next_pairs_of_rows(
+    client: Client, demo: asyncpg.Pool, staff: dict[str, str]
+) -> None:
+    """Every other seat taken, so no two free seats are side by side: the first request's pair
+    is split over two rows, and the next pairs of rows, apart from each other, wait for the
+    next requests (else every request of the end of a sale would choose in turn)."""
+    seats = [
+        SeatIn(f"R{r}S{p}", f"R{r}", r, p, float(p), float(r))
+        for r in range(1, 9)
+        for p in range(1, 9)
+    ]
+    screening, _ = await new_screening(demo, seats)
+    every_other = [seat.label for seat in seats if seat.position % 2 == 0]
+    blocked = await client.post(
+        f"/v1/screenings/{screening}/blocks", json={"seats": every_other}, headers=staff
+    )
+    assert blocked.status_code == 201, blocked.text
+    first = await hold(client, screening, {"count": 2}, client_id="first")
+    assert first.status_code == 201, first.text
+    assert first.json()["placement"] == "split over two rows"
+    left = await kept(demo, screening)
+    assert len(left) >= 3
+    flat = [seat for window in left for seat in window]
+    assert len(flat) == len(set(flat))
+    second = await hold(client, screening, {"count": 2}, client_id="second")
+    assert second.json()["placement"] == "split over two rows"
+    taken = set(await seat_ids(demo, screening, labels(second)))
+    assert taken in [set(window) for window in left]  # the next pair of rows, kept
