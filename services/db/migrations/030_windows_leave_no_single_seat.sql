@@ -14,9 +14,11 @@
 -- - Split over two rows (when no seats side by side are left), a choice keeps the next best
 --   pairs of rows too, each apart from the others: the end of a sale, a seat left at the end
 --   of each row, no longer has every request choose in turn.
+-- - With no free plain seat left, a choice without a need answers at once (a sold-out
+--   screening's refusals each ask twice, before and after giving dead holds' seats back).
 -- Which window is chosen is as before; only box_office_choose changes.
 
--- box_office_choose as in migration 029, with the two changes above.
+-- box_office_choose as in migration 029, with the changes above.
 CREATE OR REPLACE FUNCTION box_office_choose(p_screening_id uuid, p_auditorium_id uuid,
                                              p_count integer, p_wheelchair integer,
                                              p_together boolean, p_skip uuid[],
@@ -41,6 +43,12 @@ DECLARE
     v_orphans uuid[];  -- and those leaving one (of the last seats read)
     v_taken boolean[];  -- the seats of v_together, by their number in `near` (below)
 BEGIN
+    -- Nothing free to choose from (a sold-out screening's refusals ask twice): no more to read.
+    IF p_wheelchair = 0 AND NOT EXISTS (SELECT 1 FROM seat_free
+                                         WHERE screening_id = p_screening_id AND plain
+                                           AND seat_id <> ALL (p_skip)) THEN
+        RETURN;
+    END IF;
     IF p_wheelchair > 0 THEN
         SELECT array_agg(block_no ORDER BY bound, block_no),
                array_agg(bound ORDER BY bound, block_no)
