@@ -29,6 +29,7 @@ from tests.integration.events.conftest import (  # noqa: F401 - fixtures shared 
 # TRUNCATE's new files cost more than the rows
 RESET = (
     "door_change", "admission", "door_scan",  # the door's rows name bookings (migration 017)
+    "refund", "payment", "checkout", "discount_use",  # money's rows name holds and bookings
     "email", "device_reservation", "device", "seat_claim", "booking_seat", "booking", "hold",
     "outbox", "processed_event", "aggregate_last_event", "staff_action",
 )  # fmt: skip
