@@ -16,7 +16,15 @@
 --   of each row, no longer has every request choose in turn.
 -- - With no free plain seat left, a choice without a need answers at once (a sold-out
 --   screening's refusals each ask twice, before and after giving dead holds' seats back).
--- Which window is chosen is as before; only box_office_choose changes.
+-- - A window taken without waiting locks its seats' free rows FOR NO KEY UPDATE, not FOR UPDATE,
+--   SKIP LOCKED: it passes over seats another request is taking, but no longer over the seat a
+--   claim holds KEY SHARE as its witness that a free seat is left (box_office_claim, 023),
+--   which is the seat farthest from the focal point: at the end of a fill, the seats of the
+--   last windows. Such a window was lost (taken from the queue, not taken), and its seats waited
+--   for a request to choose them after every other, alone in line. Taking the seats still waits
+--   for the witness's commit (deleting the free row locks it FOR UPDATE), as that protocol
+--   asks: whoever takes the witness seat settles the sale status after it.
+-- Which window is chosen is as before.
 
 -- box_office_choose as in migration 029, with the changes above.
 CREATE OR REPLACE FUNCTION box_office_choose(p_screening_id uuid, p_auditorium_id uuid,
@@ -250,5 +258,56 @@ BEGIN
     IF seat_ids IS NOT NULL THEN
         how := 'split';
     END IF;
+END;
+$$;
+
+-- box_office_take_window as in migration 029, locking FOR NO KEY UPDATE when it does not wait.
+CREATE OR REPLACE FUNCTION box_office_take_window(p_screening_id uuid, p_windows uuid[],
+                                                  p_count integer, p_wheelchair integer,
+                                                  p_wait boolean, p_skip uuid[],
+                                                  OUT chosen uuid[], OUT rest uuid[],
+                                                  OUT skip uuid[])
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_window uuid[];
+    v_locked uuid[];
+    v_missing uuid[];
+BEGIN
+    skip := '{}';
+    FOR v_at IN 1 .. coalesce(cardinality(p_windows), 0) / p_count LOOP
+        v_window := p_windows[(v_at - 1) * p_count + 1:v_at * p_count];
+        CONTINUE WHEN v_window && p_skip OR v_window && skip;
+        IF p_wait THEN
+            SELECT coalesce(array_agg(seat_id), '{}'),
+                   coalesce(array_agg(seat_id) FILTER (WHERE claimed), '{}')
+              INTO v_locked, v_missing
+              FROM (SELECT f.seat_id, EXISTS (SELECT 1 FROM seat_claim c
+                                              WHERE c.screening_id = p_screening_id
+                                                AND c.seat_id = f.seat_id) AS claimed
+                      FROM seat_free f
+                     WHERE f.screening_id = p_screening_id AND f.seat_id = ANY (v_window)
+                       AND (f.plain OR p_wheelchair > 0)
+                     ORDER BY f.seat_id FOR UPDATE OF f) AS locked;
+        ELSE
+            SELECT coalesce(array_agg(seat_id), '{}'),
+                   coalesce(array_agg(seat_id) FILTER (WHERE claimed), '{}')
+              INTO v_locked, v_missing
+              FROM (SELECT f.seat_id, EXISTS (SELECT 1 FROM seat_claim c
+                                              WHERE c.screening_id = p_screening_id
+                                                AND c.seat_id = f.seat_id) AS claimed
+                      FROM seat_free f
+                     WHERE f.screening_id = p_screening_id AND f.seat_id = ANY (v_window)
+                       AND (f.plain OR p_wheelchair > 0)
+                     ORDER BY f.seat_id FOR NO KEY UPDATE OF f SKIP LOCKED) AS locked;
+        END IF;
+        IF cardinality(v_locked) = p_count AND cardinality(v_missing) = 0 THEN
+            chosen := v_window;
+            rest := p_windows[v_at * p_count + 1:];
+            RETURN;
+        END IF;
+        DELETE FROM seat_free f
+         WHERE f.screening_id = p_screening_id AND f.seat_id = ANY (v_missing);
+        skip := skip || ARRAY(SELECT unnest(v_window) EXCEPT SELECT unnest(v_locked));
+    END LOOP;
 END;
 $$;

@@ -5,6 +5,7 @@ are never used."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ import httpx
 
 from schemas.catalog import SeatIn
 from services.box_office import service as box_office
+from services.box_office import store
 from tests.integration.box_office.helpers import Client, hold, token_of
 from tests.integration.box_office.test_best_available import (
     PLAIN,
@@ -24,6 +26,7 @@ from tests.integration.box_office.test_best_available import (
     reference,
     row_end_pairs,
 )
+from tests.integration.events.conftest import wait_until
 from tests.integration.racing import at_once, caller, clients
 
 
@@ -228,3 +231,46 @@ async def test_split_over_two_rows_keeps_the_next_pairs_of_rows(
     assert second.json()["placement"] == "split over two rows"
     taken = set(await seat_ids(demo, screening, labels(second)))
     assert taken in [set(window) for window in left]  # the next pair of rows, kept
+
+
+async def test_a_kept_window_is_taken_though_a_claim_holds_a_seat_of_it_as_its_witness(
+    client: Client, big: UUID, demo: asyncpg.Pool
+) -> None:
+    """A claim that leaves seats free keeps the farthest free seat's row KEY SHARE locked until
+    it commits, as its witness that one is left (box_office_claim). At the end of a fill that
+    seat is in the last kept windows: the request that takes such a window waits for that
+    commit (migration 030), where it used to pass the window over and leave its seats for a
+    choice after every other request."""
+    first = await hold(client, big, {"count": 2}, client_id="first")
+    assert first.status_code == 201, first.text
+    window = (await kept(demo, big))[0]
+    async with demo.acquire() as witness, demo.acquire() as taker:
+        transaction = witness.transaction()
+        await transaction.start()
+        await witness.execute(
+            "SELECT 1 FROM seat_free WHERE screening_id = $1 AND seat_id = $2 FOR KEY SHARE",
+            big,
+            window[0],
+        )
+        now = datetime.now(UTC)
+        second = asyncio.create_task(
+            store.claim(
+                cast(asyncpg.Connection, taker),
+                store.ClaimIn(
+                    kind="block", screening_id=big, now=now, count=2, note="the next window"
+                ),
+            )
+        )
+
+        async def waiting_or_done() -> bool:
+            waits = await witness.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database()"
+            )
+            return second.done() or waits > 0
+
+        await wait_until(waiting_or_done, within=30, every=0.01)
+        await transaction.commit()
+        claimed = await second
+    assert claimed.outcome == "blocked", claimed
+    assert sorted(claimed.seat_ids or []) == sorted(window)
