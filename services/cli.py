@@ -226,7 +226,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from uuid import UUID
 
     from services.db import connect
-    from workers.relay import replay
+    from workers.replay import replay
 
     since: datetime | UUID
     try:

@@ -37,7 +37,6 @@ import contextlib
 import logging
 import os
 import time
-from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -117,17 +116,6 @@ _REPUBLISH = """
         RETURNING 1
     ), forgotten AS (DELETE FROM relay_mark WHERE stream = $3)
     SELECT count(*) FROM lost
-"""
-# `usher replay --since`: publish again every retained event recorded at or after a time, or
-# from an event on (consumers drop what they already applied, by event id).
-_REPLAY_SINCE_TIME = """
-    UPDATE outbox SET published_at = NULL
-    WHERE published_at IS NOT NULL AND recorded_at >= $1
-"""
-_REPLAY_SINCE_EVENT = """
-    UPDATE outbox SET published_at = NULL
-    WHERE published_at IS NOT NULL
-      AND position >= (SELECT position FROM outbox WHERE event_id = $1)
 """
 _MARK_RECOVERED = """
     UPDATE outbox SET published_at = now()
@@ -396,13 +384,3 @@ class Relay:
         self, conn: asyncpg.Connection, positions: list[int], stream_id: str, event_id: UUID
     ) -> None:
         await conn.execute(_MARK_PUBLISHED, positions, stream_id, event_id, self.stream)
-
-
-async def replay(conn: asyncpg.Connection, since: datetime | UUID) -> int:
-    """Mark every retained outbox row from `since` (a time, or an event id and those after it)
-    unpublished, so that the relay publishes them again; returns how many."""
-    if isinstance(since, UUID):
-        status = await conn.execute(_REPLAY_SINCE_EVENT, since)
-    else:
-        status = await conn.execute(_REPLAY_SINCE_TIME, since)
-    return int(status.split()[-1])
