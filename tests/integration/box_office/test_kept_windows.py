@@ -140,6 +140,53 @@ async def test_a_rush_of_pairs_is_never_refused_while_seats_are_free(
     assert set(held) <= set(plain)
 
 
+async def refills(pool: asyncpg.Pool, screening: UUID) -> list[bool]:
+    rows = await pool.fetch(
+        "SELECT refill FROM seat_window WHERE screening_id = $1 ORDER BY rank", screening
+    )
+    return [row["refill"] for row in rows]
+
+
+async def test_the_request_that_takes_the_marked_window_queues_the_next_ones(
+    client: Client, demo: asyncpg.Pool
+) -> None:
+    """The 32nd window from the end of a choice's is marked; the request that takes it chooses
+    the next windows then (migration 031), apart from every window kept and from the seats
+    held, and queues them after the others: the queue does not run dry while requests wait in
+    line for a choice. (600 seats: one choice keeps the windows around the 256 seats nearest
+    the screen's focal point.)"""
+    seats = [
+        SeatIn(f"R{r}S{p}", f"R{r}", r, p, float(p), float(r))
+        for r in range(1, 21)
+        for p in range(1, 31)
+    ]
+    big, _ = await new_screening(demo, seats)
+    first = await hold(client, big, {"count": 2}, client_id="first")
+    assert first.status_code == 201, first.text
+    marks = await refills(demo, big)
+    assert len(marks) > 32
+    assert marks.index(True) == len(marks) - 32  # the 32nd from the end
+    assert sum(marks) == 1
+    before = await kept(demo, big)
+    # The next request takes the first window kept: mark it instead.
+    await demo.execute(
+        "UPDATE seat_window SET refill = (rank = (SELECT min(rank) FROM seat_window"
+        " WHERE screening_id = $1)) WHERE screening_id = $1",
+        big,
+    )
+    second = await hold(client, big, {"count": 2}, client_id="second")
+    assert second.status_code == 201, second.text
+    after = await kept(demo, big)
+    assert after[: len(before) - 1] == before[1:]  # the others first, as they were
+    queued = after[len(before) - 1 :]
+    assert len(queued) > 1  # the next ones
+    flat = [seat for window in after for seat in window]
+    assert len(flat) == len(set(flat))
+    held = await seat_ids(demo, big, labels(first) + labels(second))
+    assert not set(flat) & set(held)
+    assert (await refills(demo, big)).count(True) == 1  # the new choice's mark
+
+
 async def test_the_hold_sweep_forgets_windows_kept_over_a_minute(
     client: Client, big: UUID, demo: asyncpg.Pool
 ) -> None:
@@ -231,6 +278,41 @@ async def test_split_over_two_rows_keeps_the_next_pairs_of_rows(
     assert second.json()["placement"] == "split over two rows"
     taken = set(await seat_ids(demo, screening, labels(second)))
     assert taken in [set(window) for window in left]  # the next pair of rows, kept
+
+
+async def test_a_party_that_must_sit_together_is_never_given_a_kept_split_pair(
+    client: Client, demo: asyncpg.Pool, staff: dict[str, str]
+) -> None:
+    """Kept windows serve the next requests for as many seats, but a pair split over two rows
+    only those that may be split: with no two seats side by side left, a party that must sit
+    together is refused ('no seats together'), not handed the pair of rows a choice kept."""
+    seats = [
+        SeatIn(f"R{r}S{p}", f"R{r}", r, p, float(p), float(r))
+        for r in range(1, 9)
+        for p in range(1, 9)
+    ]
+    screening, _ = await new_screening(demo, seats)
+    every_other = [seat.label for seat in seats if seat.position % 2 == 0]
+    blocked = await client.post(
+        f"/v1/screenings/{screening}/blocks", json={"seats": every_other}, headers=staff
+    )
+    assert blocked.status_code == 201, blocked.text
+    first = await hold(client, screening, {"count": 2}, client_id="first")
+    assert first.json()["placement"] == "split over two rows", first.text
+    assert await kept(demo, screening)
+    # Kept as if just chosen for as long as the test runs (a request that passed them over
+    # and then waited in line for a choice while they were left would go round till they aged).
+    await demo.execute(
+        "UPDATE seat_window SET chosen_at = now() + interval '1 hour' WHERE screening_id = $1",
+        screening,
+    )
+    together = await asyncio.wait_for(
+        hold(client, screening, {"count": 2, "together": "required"}, client_id="together"), 30
+    )
+    assert together.status_code == 409, together.text
+    assert together.json()["reason"] == "no seats together"
+    anyhow = await hold(client, screening, {"count": 2}, client_id="anyhow")
+    assert anyhow.json()["placement"] == "split over two rows", anyhow.text
 
 
 async def test_a_kept_window_is_taken_though_a_claim_holds_a_seat_of_it_as_its_witness(
