@@ -7,6 +7,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
 
 from services.settings import (
     AuthSettings,
@@ -70,3 +76,45 @@ async def test_a_dead_renderer_is_replaced_and_its_email_still_rendered() -> Non
     assert turns > 1
     assert await loop.run_in_executor(rendering._renderers(), os.getpid) != renderer
     rendering.stop_renderers()
+
+
+# A worker's stand-in: starts the renderers, says their process ids, then waits to be killed.
+_WORKER = """
+import asyncio, os
+from workers.emails import rendering
+
+async def main():
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(rendering._renderers(), os.getpid)
+    print(" ".join(str(p) for p in rendering._renderers()._processes), flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_the_renderers_leave_when_their_worker_is_killed() -> None:
+    """SIGKILL gives a worker no shutdown to stop its renderers: each leaves by itself once the
+    worker is gone. They used to wait on its queue for ever (each fault-test run left four)."""
+    root = Path(__file__).resolve().parents[2]
+    with subprocess.Popen(
+        [sys.executable, "-c", _WORKER], cwd=root, stdout=subprocess.PIPE, text=True
+    ) as worker:
+        try:
+            assert worker.stdout is not None
+            renderers = [int(pid) for pid in worker.stdout.readline().split()]
+            assert renderers
+            assert not any(_gone(pid) for pid in renderers)
+        finally:
+            worker.kill()
+    deadline = time.monotonic() + 30
+    while not all(_gone(pid) for pid in renderers):
+        assert time.monotonic() < deadline, f"renderers left behind: {renderers}"
+        time.sleep(0.05)
