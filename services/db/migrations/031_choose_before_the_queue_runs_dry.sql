@@ -187,14 +187,17 @@ BEGIN
     END IF;
 
     IF p_kind <> 'block' THEN
-        -- By the client's index alone (expires_at in the WHERE clause let the planner walk
-        -- every live hold of every client, by expiry, filtering on the client).
-        SELECT count(*) FILTER (WHERE h.expires_at > p_now),
-               coalesce(sum(cardinality(h.seat_ids))
-                        FILTER (WHERE h.screening_id = p_screening_id AND h.expires_at > p_now), 0)
-          INTO live_holds, held_seats
-          FROM hold h
-         WHERE h.client_id = p_client_id AND h.status = 'live';
+        -- By the client's index (hold_live_client), planned afresh each time: on a small
+        -- table every live-hold index costs the same, and the plan a connection cached then
+        -- (after its fifth claim) walked every live hold of the screenings by expiry, filtering
+        -- on the client, for the connection's life: 0.8 ms a claim at 5,000 live holds.
+        EXECUTE 'SELECT count(*) FILTER (WHERE h.expires_at > $2),
+                        coalesce(sum(cardinality(h.seat_ids))
+                                 FILTER (WHERE h.screening_id = $3 AND h.expires_at > $2), 0)
+                   FROM hold h
+                  WHERE h.client_id = $1 AND h.status = ''live'''
+           INTO live_holds, held_seats
+          USING p_client_id, p_now, p_screening_id;
         IF p_kind = 'hold' AND live_holds >= p_max_live_holds THEN
             outcome := 'too many holds';
             RETURN;
