@@ -187,6 +187,85 @@ async def test_the_request_that_takes_the_marked_window_queues_the_next_ones(
     assert (await refills(demo, big)).count(True) == 1  # the new choice's mark
 
 
+async def test_a_fill_through_several_choices_sells_every_seat_once(
+    api: str, demo: asyncpg.Pool
+) -> None:
+    """40 clients at once, each asking for the best 2 seats until refused, on 600 seats: the
+    queue is refilled by the requests that take the marked windows while the others take the
+    last ones (several choices in all). Every seat is held once, and no request is refused while
+    two seats are free (a pair may be split, so only a full hall refuses): nothing asked after
+    the first refusal came back is held."""
+    seats = [
+        SeatIn(f"R{r}S{p}", f"R{r}", r, p, float(p), float(r))
+        for r in range(1, 21)
+        for p in range(1, 31)
+    ]
+    screening, _ = await new_screening(demo, seats)
+    held: list[tuple[float, list[str]]] = []  # when asked, the seats
+    refused: list[tuple[float, str]] = []  # when answered, why
+    loop = asyncio.get_running_loop()
+
+    async def patron(http: httpx.AsyncClient, n: int) -> None:
+        for k in range(600):
+            asked = loop.time()
+            answer = await http.post(
+                f"/v1/screenings/{screening}/holds",
+                json={"count": 2},
+                headers=caller(f"fill-{n}-{k}"),
+            )
+            if answer.status_code != 201:
+                refused.append((loop.time(), answer.json()["reason"]))
+                return
+            held.append((asked, [seat["label"] for seat in answer.json()["seats"]]))
+
+    async with clients(api, 40) as made:
+        await at_once([lambda n=n: patron(made[n], n) for n in range(40)])
+    labels = [label for _, pair in held for label in pair]
+    assert sorted(labels) == sorted(seat.label for seat in seats)  # each seat once
+    assert {reason for _, reason in refused} == {"not enough seats"}
+    first_refusal = min(at for at, _ in refused)
+    assert all(asked < first_refusal for asked, _ in held)
+
+
+async def test_seats_another_request_is_taking_are_waited_for_not_refused(
+    demo: asyncpg.Pool,
+) -> None:
+    """The only seats left are being taken by a transaction not yet committed: best available
+    waits for its fate (box_office_claim raises UH503 and store.claim asks again, waiting),
+    and when it rolls back holds them. Losing a race for seats that fit is never a refusal."""
+    seats = [SeatIn(f"A{p}", "A", 1, p, float(p), 1.0) for p in (1, 2)]
+    screening, _ = await new_screening(demo, seats)
+    both = await seat_ids(demo, screening, ["A1", "A2"])
+    async with demo.acquire() as other, demo.acquire() as asker:
+        transaction = other.transaction()
+        await transaction.start()
+        now = datetime.now(UTC)
+        taking = await store.claim(
+            cast(asyncpg.Connection, other),
+            store.ClaimIn(kind="block", screening_id=screening, now=now, seat_ids=both, note="x"),
+        )
+        assert taking.outcome == "blocked"
+        asked = asyncio.create_task(
+            store.claim(
+                cast(asyncpg.Connection, asker),
+                store.ClaimIn(kind="block", screening_id=screening, now=now, count=2, note="y"),
+            )
+        )
+
+        async def waiting_or_done() -> bool:
+            waits = await demo.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database()"
+            )
+            return asked.done() or waits > 0
+
+        await wait_until(waiting_or_done, within=30, every=0.01)
+        await transaction.rollback()
+        claimed = await asked
+    assert claimed.outcome == "blocked", claimed
+    assert sorted(claimed.seat_ids or []) == sorted(both)
+
+
 async def test_the_hold_sweep_forgets_windows_kept_over_a_minute(
     client: Client, big: UUID, demo: asyncpg.Pool
 ) -> None:
