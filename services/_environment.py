@@ -5,6 +5,7 @@ written once, in its Struct), and refuses a malformed value at start-up with one
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 from typing import Any
@@ -33,14 +34,20 @@ def _default(struct: type[msgspec.Struct], field: str) -> Any:
     return next(f.default for f in msgspec.structs.fields(struct) if f.name == field)
 
 
-def _float(name: str) -> float | None:
+def _float(name: str, above: float | None = None) -> float | None:
+    """A number; with `above`, refused unless greater (a timeout, a backoff)."""
     raw = _env(name)
     if raw is None:
         return None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError as exc:
         raise RuntimeError(f"USHER_{name} must be a number, got {raw!r}") from exc
+    if not math.isfinite(value):
+        raise RuntimeError(f"USHER_{name} must be a finite number, got {raw!r}")
+    if above is not None and not value > above:
+        raise RuntimeError(f"USHER_{name} must be above {above:g}, got {raw!r}")
+    return value
 
 
 def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
@@ -50,21 +57,25 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
     return value
 
 
-def _int(name: str) -> int | None:
+def _int(name: str, least: int | None = None, most: int | None = None) -> int | None:
+    """A whole number, refused outside least..most: a batch of 0 or a negative poll would run
+    a silent busy loop, not fail."""
     raw = _env(name)
     if raw is None:
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise RuntimeError(f"USHER_{name} must be a whole number, got {raw!r}") from exc
+    if least is not None and value < least:
+        raise RuntimeError(f"USHER_{name} must be {least} or more, got {value}")
+    if most is not None and value > most:
+        raise RuntimeError(f"USHER_{name} must be {most} or less, got {value}")
+    return value
 
 
 def _seconds(name: str) -> int | None:
-    value = _int(name)
-    if value is not None and value < 0:
-        raise RuntimeError(f"USHER_{name} must be 0 or more, got {value}")
-    return value
+    return _int(name, least=0)
 
 
 def _flag(name: str) -> bool | None:

@@ -258,15 +258,15 @@ def get_settings() -> Settings:
     """Read the settings from the USHER_* environment variables (cached). An unset or empty
     variable leaves the Struct's default: each default is written once, in the Structs above."""
     host = _env("HOST") or _default(Settings, "host")
-    port = _int("PORT") or _default(Settings, "port")
+    port = _int("PORT", least=0, most=65535) or _default(Settings, "port")
     status_seconds = _float("STAFF_STATUS_SECONDS")
-    return Settings(
+    settings = Settings(
         database=DatabaseSettings(
             url=_env("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/usher",
             configured=_is_set("DATABASE_URL"),
             **_given(
-                pool_min=_int("DB_POOL_MIN"),
-                pool_max=_int("DB_POOL_MAX"),
+                pool_min=_int("DB_POOL_MIN", least=0),
+                pool_max=_int("DB_POOL_MAX", least=1),
                 replica_url=_env("DATABASE_REPLICA_URL"),
             ),
         ),
@@ -282,7 +282,7 @@ def get_settings() -> Settings:
         auth=AuthSettings(
             secret=_env("SECRET_KEY") or "",  # required by serve, worker and relay (key_problem)
             **_given(
-                token_minutes=_int("TOKEN_MINUTES"),
+                token_minutes=_int("TOKEN_MINUTES", least=1),
                 # at most a minute: deactivating an account takes effect within it
                 status_seconds=None if status_seconds is None else min(status_seconds, 60.0),
                 ticket_key=_env("TICKET_KEY"),
@@ -291,56 +291,56 @@ def get_settings() -> Settings:
         ),
         box_office=BoxOfficeSettings(
             **_given(
-                max_seats_per_hold=_int("MAX_SEATS_PER_HOLD"),
-                max_live_holds_per_client=_int("MAX_LIVE_HOLDS_PER_CLIENT"),
-                max_held_seats_per_screening=_int("MAX_HELD_SEATS_PER_SCREENING"),
-                max_extensions=_int("MAX_HOLD_EXTENSIONS"),
-                max_hold_minutes=_int("MAX_HOLD_MINUTES"),
+                max_seats_per_hold=_int("MAX_SEATS_PER_HOLD", least=1),
+                max_live_holds_per_client=_int("MAX_LIVE_HOLDS_PER_CLIENT", least=1),
+                max_held_seats_per_screening=_int("MAX_HELD_SEATS_PER_SCREENING", least=1),
+                max_extensions=_int("MAX_HOLD_EXTENSIONS", least=0),
+                max_hold_minutes=_int("MAX_HOLD_MINUTES", least=1),
             )
         ),
         mail=MailSettings(
             **_given(
                 host=_env("SMTP_HOST"),
-                port=_int("SMTP_PORT"),
+                port=_int("SMTP_PORT", least=1, most=65535),
                 username=_env("SMTP_USERNAME"),
                 password=_env("SMTP_PASSWORD"),
                 security=_choice("SMTP_SECURITY", ("none", "starttls", "tls")),
                 ca_file=_env("SMTP_CA_FILE"),
                 sender=_env("MAIL_FROM"),
-                timeout_seconds=_float("SMTP_TIMEOUT_SECONDS"),
-                max_attempts=_int("MAIL_MAX_ATTEMPTS"),
-                retry_seconds=_float("MAIL_RETRY_SECONDS"),
-                retry_max_seconds=_float("MAIL_RETRY_MAX_SECONDS"),
-                lease_seconds=_float("MAIL_LEASE_SECONDS"),
-                reminder_hours=_int("REMINDER_HOURS"),
+                timeout_seconds=_float("SMTP_TIMEOUT_SECONDS", above=0),
+                max_attempts=_int("MAIL_MAX_ATTEMPTS", least=1),
+                retry_seconds=_float("MAIL_RETRY_SECONDS", above=0),
+                retry_max_seconds=_float("MAIL_RETRY_MAX_SECONDS", above=0),
+                lease_seconds=_float("MAIL_LEASE_SECONDS", above=0),
+                reminder_hours=_int("REMINDER_HOURS", least=0),
             )
         ),
         events=EventSettings(
             **_given(
-                relay_batch_size=_int("RELAY_BATCH_SIZE"),
-                relay_poll_ms=_int("RELAY_POLL_MS"),
-                relay_busy_rate=_int("RELAY_BUSY_RATE"),
-                relay_busy_poll_ms=_int("RELAY_BUSY_POLL_MS"),
-                stream_retention_hours=_int("STREAM_RETENTION_HOURS"),
-                outbox_retention_hours=_int("OUTBOX_RETENTION_HOURS"),
-                consumer_batch_size=_int("CONSUMER_BATCH_SIZE"),
-                consumer_block_ms=_int("CONSUMER_BLOCK_MS"),
-                claim_idle_ms=_int("CLAIM_IDLE_MS"),
-                max_deliveries=_int("MAX_DELIVERIES"),
-                lag_alert_seconds=_int("LAG_ALERT_SECONDS"),
-                job_timeout_seconds=_int("JOB_TIMEOUT_SECONDS"),
-                job_tries=_int("JOB_TRIES"),
+                relay_batch_size=_int("RELAY_BATCH_SIZE", least=1),
+                relay_poll_ms=_int("RELAY_POLL_MS", least=1),
+                relay_busy_rate=_int("RELAY_BUSY_RATE", least=0),
+                relay_busy_poll_ms=_int("RELAY_BUSY_POLL_MS", least=1),
+                stream_retention_hours=_int("STREAM_RETENTION_HOURS", least=1),
+                outbox_retention_hours=_int("OUTBOX_RETENTION_HOURS", least=0),
+                consumer_batch_size=_int("CONSUMER_BATCH_SIZE", least=1),
+                consumer_block_ms=_int("CONSUMER_BLOCK_MS", least=1),
+                claim_idle_ms=_int("CLAIM_IDLE_MS", least=1),
+                max_deliveries=_int("MAX_DELIVERIES", least=1),
+                lag_alert_seconds=_int("LAG_ALERT_SECONDS", least=1),
+                job_timeout_seconds=_int("JOB_TIMEOUT_SECONDS", least=1),
+                job_tries=_int("JOB_TRIES", least=1),
                 worker_grace_seconds=_seconds("WORKER_GRACE_SECONDS"),
                 health_file=_env("HEALTH_FILE"),
             )
         ),
         access=AccessSettings(
             **_given(
-                pickup_lead_minutes=_int("DEVICE_PICKUP_LEAD_MINUTES"),
-                turnaround_minutes=_int("DEVICE_TURNAROUND_MINUTES"),
-                no_show_minutes=_int("DEVICE_NO_SHOW_MINUTES"),
-                overdue_minutes=_int("DEVICE_OVERDUE_MINUTES"),
-                max_reservations_per_client=_int("MAX_DEVICE_RESERVATIONS_PER_CLIENT"),
+                pickup_lead_minutes=_int("DEVICE_PICKUP_LEAD_MINUTES", least=0),
+                turnaround_minutes=_int("DEVICE_TURNAROUND_MINUTES", least=0),
+                no_show_minutes=_int("DEVICE_NO_SHOW_MINUTES", least=0),
+                overdue_minutes=_int("DEVICE_OVERDUE_MINUTES", least=0),
+                max_reservations_per_client=_int("MAX_DEVICE_RESERVATIONS_PER_CLIENT", least=1),
             )
         ),
         door=DoorSettings(**_given(signing_keys=_items("DOOR_SIGNING_KEYS"))),
@@ -364,7 +364,14 @@ def get_settings() -> Settings:
             debug=_flag("DEBUG"),
             log_format=_choice("LOG_FORMAT", ("plain", "json")),
             metrics_token=_env("METRICS_TOKEN"),
-            metrics_port=_int("METRICS_PORT"),
+            metrics_port=_int("METRICS_PORT", least=1, most=65535),
             otlp_endpoint=_env("OTLP_ENDPOINT"),
         ),
     )
+    pool = settings.database
+    if pool.pool_min > pool.pool_max:
+        raise RuntimeError(
+            f"USHER_DB_POOL_MIN ({pool.pool_min}) must not be above USHER_DB_POOL_MAX"
+            f" ({pool.pool_max})"
+        )
+    return settings

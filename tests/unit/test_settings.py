@@ -154,3 +154,56 @@ def test_payment_providers_are_name_secret_pairs_and_none_by_default(monkeypatch
     for bad in ("stripe", "=x", "a b=x", "stripe=x,stripe=y", "stripe="):
         with pytest.raises(RuntimeError, match="USHER_PAYMENT_PROVIDERS"):
             _payments(monkeypatch, bad)
+
+
+def _settings(monkeypatch, **values: str):
+    for name, value in values.items():
+        monkeypatch.setenv(f"USHER_{name}", value)
+    get_settings.cache_clear()
+    try:
+        return get_settings()
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("RELAY_BATCH_SIZE", "0", "must be 1 or more, got 0"),  # the relay would publish nothing
+        ("RELAY_POLL_MS", "-5", "must be 1 or more, got -5"),
+        ("CONSUMER_BATCH_SIZE", "0", "must be 1 or more"),
+        ("MAX_DELIVERIES", "0", "must be 1 or more"),
+        ("MAX_SEATS_PER_HOLD", "0", "must be 1 or more"),
+        ("MAX_HOLD_EXTENSIONS", "-1", "must be 0 or more"),
+        ("SMTP_PORT", "70000", "must be 65535 or less"),
+        ("MAIL_MAX_ATTEMPTS", "0", "must be 1 or more"),
+        ("SMTP_TIMEOUT_SECONDS", "0", "must be above 0"),
+        ("MAIL_RETRY_SECONDS", "nan", "must be a finite number"),
+        ("WORKER_GRACE_SECONDS", "-1", "must be 0 or more"),
+    ],
+)
+def test_a_setting_out_of_its_range_is_refused_at_start_up(monkeypatch, name, value, says):
+    with pytest.raises(RuntimeError, match=f"USHER_{name} {says}"):
+        _settings(monkeypatch, **{name: value})
+
+
+def test_the_edges_of_the_ranges_are_taken(monkeypatch):
+    settings = _settings(
+        monkeypatch,
+        RELAY_BATCH_SIZE="1",
+        MAX_HOLD_EXTENSIONS="0",
+        SMTP_PORT="65535",
+        MAIL_RETRY_SECONDS="0.05",
+        DB_POOL_MIN="3",
+        DB_POOL_MAX="3",
+    )
+    assert settings.events.relay_batch_size == 1
+    assert settings.box_office.max_extensions == 0
+    assert settings.mail.port == 65535
+    assert settings.mail.retry_seconds == 0.05
+    assert (settings.database.pool_min, settings.database.pool_max) == (3, 3)
+
+
+def test_a_pool_whose_least_is_above_its_most_is_refused(monkeypatch):
+    with pytest.raises(RuntimeError, match=r"USHER_DB_POOL_MIN \(5\) must not be above"):
+        _settings(monkeypatch, DB_POOL_MIN="5", DB_POOL_MAX="2")
