@@ -126,6 +126,9 @@ TURNS = {300: 4, 2000: 1, 5000: 1}
 # Explicit seats, each client's share used up; the same, then each client's last request
 # refused (as best available's is); best available until the hall is full.
 COMPARED = ("explicit", "explicit-refused", "best")
+# pretix's rush, on a screening of its own each time: its last sale comes within half a second,
+# where one run is the machine's moment as much as the code's
+RUSHES = 3
 
 
 def compared(size: int) -> tuple[str, ...]:
@@ -135,7 +138,7 @@ def compared(size: int) -> tuple[str, ...]:
 # (name, rows, seats per row, what each of its screenings is for)
 HALLS = (
     ("wide", 50, 100, ("wide", *compared(5000))),
-    ("rush", 15, 20, ("rush", "pretix-rush", *compared(300))),
+    ("rush", 15, 20, ("rush", *(f"pretix-rush-{n}" for n in range(1, RUSHES + 1)), *compared(300))),
     ("large", 40, 50, compared(2000)),
 )
 
@@ -571,17 +574,18 @@ async def run(args: argparse.Namespace) -> None:
             f"{rate / ceiling:.2f} of it"
         )
 
-        held, last_sale, pretix_t, pretix_answers = await pretix_rush(
-            port, str(made["pretix-rush"][0]), 200, 2000
-        )
-        tally = ", ".join(f"{n} x {code}" for code, n in sorted(pretix_answers.items()))
-        print(
-            f"pretix's rush: 2,000 single-seat best-available requests from 200 clients for 300 "
-            f"seats, no retry ({tally}): "
-            f"{held} seats held (goal: 300), the last after "
-            + (f"{last_sale:.2f} s" if last_sale is not None else "-")
-            + f" (goal < 0.5 s); p50 {pretix_t.p(0.5):.1f} ms, p99 {pretix_t.p(0.99):.1f} ms"
-        )
+        for n in range(1, RUSHES + 1):
+            held, last_sale, pretix_t, pretix_answers = await pretix_rush(
+                port, str(made[f"pretix-rush-{n}"][0]), 200, 2000
+            )
+            tally = ", ".join(f"{k} x {code}" for code, k in sorted(pretix_answers.items()))
+            print(
+                f"pretix's rush ({n} of {RUSHES}): 2,000 single-seat best-available requests "
+                f"from 200 clients for 300 seats, no retry ({tally}): "
+                f"{held} seats held (goal: 300), the last after "
+                + (f"{last_sale:.2f} s" if last_sale is not None else "-")
+                + f" (goal < 0.5 s); p50 {pretix_t.p(0.5):.1f} ms, p99 {pretix_t.p(0.99):.1f} ms"
+            )
         # Each comparison's patrons apart from the other phases' (the live-holds cap counts by
         # address): explicit seats from 4 << 20 on (under 1 << 19 each), best available from
         # 8 << 20 on (under 1 << 18 each).
