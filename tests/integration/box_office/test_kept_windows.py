@@ -54,6 +54,20 @@ async def seat_ids(pool: asyncpg.Pool, screening: UUID, wanted: list[str]) -> li
     return [by_label[label] for label in wanted]
 
 
+async def waiting_on_a_lock(pool: asyncpg.Pool, task: asyncio.Future[Any]) -> None:
+    """Until a backend of this database waits on a lock (`task`'s, the only one running), or
+    `task` is done."""
+
+    async def waiting_or_done() -> bool:
+        waits = await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND datname = current_database()"
+        )
+        return task.done() or waits > 0
+
+    await wait_until(waiting_or_done, within=30, every=0.01)
+
+
 async def test_the_next_request_takes_the_window_a_choice_left(
     client: Client, big: UUID, demo: asyncpg.Pool
 ) -> None:
@@ -251,15 +265,7 @@ async def test_seats_another_request_is_taking_are_waited_for_not_refused(
                 store.ClaimIn(kind="block", screening_id=screening, now=now, count=2, note="y"),
             )
         )
-
-        async def waiting_or_done() -> bool:
-            waits = await demo.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND datname = current_database()"
-            )
-            return asked.done() or waits > 0
-
-        await wait_until(waiting_or_done, within=30, every=0.01)
+        await waiting_on_a_lock(demo, asked)
         await transaction.rollback()
         claimed = await asked
     assert claimed.outcome == "blocked", claimed
@@ -422,15 +428,7 @@ async def test_a_kept_window_is_taken_though_a_claim_holds_a_seat_of_it_as_its_w
                 ),
             )
         )
-
-        async def waiting_or_done() -> bool:
-            waits = await witness.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND datname = current_database()"
-            )
-            return second.done() or waits > 0
-
-        await wait_until(waiting_or_done, within=30, every=0.01)
+        await waiting_on_a_lock(demo, second)
         await transaction.commit()
         claimed = await second
     assert claimed.outcome == "blocked", claimed
