@@ -335,12 +335,9 @@ async def test_the_windows_a_choice_keeps_leave_no_single_seat_between_them(
             assert after <= singles(seats, taken), (windows, after - singles(seats, taken))
 
 
-async def test_split_over_two_rows_keeps_the_next_pairs_of_rows(
-    client: Client, demo: asyncpg.Pool, staff: dict[str, str]
-) -> None:
-    """Every other seat taken, so no two free seats are side by side: the first request's pair
-    is split over two rows, and the next pairs of rows, apart from each other, wait for the
-    next requests (else every request of the end of a sale would choose in turn)."""
+async def none_side_by_side(client: Client, demo: asyncpg.Pool, staff: dict[str, str]) -> UUID:
+    """A screening of 8 rows of 8 with every other seat blocked by staff: no two free seats are
+    side by side."""
     seats = [
         SeatIn(f"R{r}S{p}", f"R{r}", r, p, float(p), float(r))
         for r in range(1, 9)
@@ -352,6 +349,16 @@ async def test_split_over_two_rows_keeps_the_next_pairs_of_rows(
         f"/v1/screenings/{screening}/blocks", json={"seats": every_other}, headers=staff
     )
     assert blocked.status_code == 201, blocked.text
+    return screening
+
+
+async def test_split_over_two_rows_keeps_the_next_pairs_of_rows(
+    client: Client, demo: asyncpg.Pool, staff: dict[str, str]
+) -> None:
+    """Every other seat taken, so no two free seats are side by side: the first request's pair
+    is split over two rows, and the next pairs of rows, apart from each other, wait for the
+    next requests (else every request of the end of a sale would choose in turn)."""
+    screening = await none_side_by_side(client, demo, staff)
     first = await hold(client, screening, {"count": 2}, client_id="first")
     assert first.status_code == 201, first.text
     assert first.json()["placement"] == "split over two rows"
@@ -371,17 +378,7 @@ async def test_a_party_that_must_sit_together_is_never_given_a_kept_split_pair(
     """Kept windows serve the next requests for as many seats, but a pair split over two rows
     only those that may be split: with no two seats side by side left, a party that must sit
     together is refused ('no seats together'), not handed the pair of rows a choice kept."""
-    seats = [
-        SeatIn(f"R{r}S{p}", f"R{r}", r, p, float(p), float(r))
-        for r in range(1, 9)
-        for p in range(1, 9)
-    ]
-    screening, _ = await new_screening(demo, seats)
-    every_other = [seat.label for seat in seats if seat.position % 2 == 0]
-    blocked = await client.post(
-        f"/v1/screenings/{screening}/blocks", json={"seats": every_other}, headers=staff
-    )
-    assert blocked.status_code == 201, blocked.text
+    screening = await none_side_by_side(client, demo, staff)
     first = await hold(client, screening, {"count": 2}, client_id="first")
     assert first.json()["placement"] == "split over two rows", first.text
     assert await kept(demo, screening)
