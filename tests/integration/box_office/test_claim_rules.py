@@ -6,19 +6,17 @@ at a set time; hold requests retried with an Idempotency-Key."""
 from __future__ import annotations
 
 import itertools
-import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import asyncpg
 import httpx
 import pytest
 
 from schemas.catalog import AuditoriumIn, Price, ScreeningIn, SeatIn
-from services.box_office import service, store
+from services.box_office import service
 from services.catalog import service as catalog
-from services.db import connect
 from tests.integration.box_office.helpers import backdate, confirm_body, events, hold, token_of
 from tests.integration.racing import at_once, caller, clients
 
@@ -245,67 +243,3 @@ async def test_concurrent_retries_with_one_key_hold_once(api, demo):
         assert (
             await conn.fetchval("SELECT count(*) FROM hold WHERE screening_id = $1", screening) == 1
         )
-
-
-async def _claim_two(conn: asyncpg.Connection, screening: UUID, seats: list[UUID]) -> str:
-    now = datetime.now(UTC)
-    claimed = await store.claim(
-        conn,
-        store.ClaimIn(
-            kind="hold",
-            screening_id=screening,
-            now=now,
-            hold_id=uuid4(),
-            client_id=f"patron-{secrets.token_hex(4)}",
-            seat_ids=seats,
-            expires_at=now + timedelta(minutes=10),
-            max_live_holds=5,
-            max_held_seats=10,
-            token_hash=secrets.token_bytes(32),
-            latest_expiry=now + timedelta(minutes=30),
-            hold_minutes=await conn.fetchval(
-                "SELECT hold_minutes FROM venue ORDER BY slug LIMIT 1"
-            ),
-            event_row=(uuid4(), "hold.seats_held", "hold", str(uuid4()), None, {}),
-        ),
-    )
-    return claimed.outcome
-
-
-async def test_a_claim_counts_its_own_clients_holds_only(
-    environment: dict[str, str], demo: asyncpg.Pool, big: UUID
-) -> None:
-    """The live-holds cap reads the client's holds by its index whatever the table held when a
-    connection first claimed: on a small table every live-hold index costs the same, and the
-    plan a connection kept after its fifth claim walked every live hold of every client (0.8 ms a
-    claim at 5,000 live holds, for the connection's life). Counted by the heap rows the claim
-    fetched from `hold`, in its own transaction."""
-    seats = [
-        row["seat_id"]
-        for row in await demo.fetch(
-            "SELECT seat_id FROM seat_free WHERE screening_id = $1 ORDER BY seat_id", big
-        )
-    ]
-    conn = await connect(environment["USHER_DATABASE_URL"])  # no plan cached yet
-    try:
-        for n in range(8):  # past the fifth: the plans it keeps are made now, on a small table
-            assert await _claim_two(conn, big, seats[2 * n : 2 * n + 2]) == "held"
-        await conn.execute(
-            """
-            INSERT INTO hold (id, screening_id, venue_id, token_hash, client_id, seat_ids,
-                              created_at, expires_at, latest_expiry)
-            SELECT gen_random_uuid(), s.id, s.venue_id, sha256(n::text::bytea), 'other-' || n,
-                   '{}', now(), now() + interval '10 minutes', now() + interval '30 minutes'
-              FROM screening s, generate_series(1, 3000) AS n WHERE s.id = $1
-            """,
-            big,
-        )
-        async with conn.transaction():
-            assert await _claim_two(conn, big, seats[20:22]) == "held"
-            fetched = await conn.fetchval(
-                "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0)"
-                " FROM pg_stat_xact_user_tables WHERE relname = 'hold'"
-            )
-    finally:
-        await conn.close()
-    assert fetched < 100, fetched  # not the 3,000 others'
