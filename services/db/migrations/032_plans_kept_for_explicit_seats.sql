@@ -1,5 +1,5 @@
--- A claim makes no plan for itself any more where it reads its seats: those statements go seat
--- by seat, on plans each connection makes once.
+-- A claim makes no plan for itself any more: the statements that read its seats go seat by
+-- seat, and the live-holds count is static again, on plans each connection makes once.
 --
 -- PostgreSQL keeps a plan for each statement of a PL/pgSQL function, but a statement with
 -- parameters is planned afresh for every call (a custom plan) while that plan looks cheaper
@@ -19,10 +19,24 @@
 -- 2. box_office_claim looks up the kind of each explicit seat, stopping at the first
 --    wheelchair space or companion seat, before the seat-kind rule;
 -- 3. for best available, box_office_take_window locks a window's free rows one by one, in seat
---    order, and box_office_claim reads the chosen seats' rows and labels one by one.
+--    order, and box_office_claim reads the chosen seats' rows and labels one by one;
+-- 4. the client's live holds are counted by a static statement again, not one parsed and
+--    planned for each claim (EXECUTE, migration 031: 46 us of planning). Migration 031 had to:
+--    every live-hold index had the predicate `status = 'live'`, so on a small hold table a
+--    full scan of any of them cost what the client index did, and the plan a connection kept
+--    could walk every live hold by expiry. hold_live_client's predicate is now
+--    `ended_at IS NULL` (the same holds: hold's check ties the two), which the count asks for
+--    and no other index has: the plan is the client index (or, made while a vacuumed hold
+--    table was empty, a scan of it, until autovacuum's next analysis of the table makes it
+--    again).
 -- One explicit-seat hold at a time through the service layer, runs with and without this
 -- migration in turn: 730-826 against 842-946 us a hold. bench/holds.py's figures:
 -- docs/box-office.md.
+
+-- A client's live holds (ended_at is NULL exactly while a hold is live: a check of hold says
+-- so) are counted by an index that only this count can use, whatever the table holds.
+DROP INDEX hold_live_client;
+CREATE INDEX hold_live_client ON hold (client_id) WHERE ended_at IS NULL;
 
 -- box_office_take_seats as in migration 014, its seats' free rows deleted one by one.
 CREATE OR REPLACE FUNCTION box_office_take_seats(p_screening_id uuid, p_seat_ids uuid[],
@@ -135,8 +149,8 @@ BEGIN
 END;
 $$;
 
--- box_office_claim as in migration 031, but for the seat-kind check and the labels of the
--- seats best available chose.
+-- box_office_claim as in migration 031, but for the seat-kind check, the labels of the seats
+-- best available chose and the live-holds count.
 
 -- Claim seats, with every rule a claim obeys, in one statement. `p_kind`:
 -- - 'hold': a new hold p_hold_id, of p_seat_ids or, when NULL, the best p_count seats; the hold
@@ -302,17 +316,15 @@ BEGIN
     END IF;
 
     IF p_kind <> 'block' THEN
-        -- By the client's index (hold_live_client), planned afresh each time: on a small
-        -- table every live-hold index costs the same, and the plan a connection cached then
-        -- (after its fifth claim) walked every live hold of the screenings by expiry, filtering
-        -- on the client, for the connection's life: 0.8 ms a claim at 5,000 live holds.
-        EXECUTE 'SELECT count(*) FILTER (WHERE h.expires_at > $2),
-                        coalesce(sum(cardinality(h.seat_ids))
-                                 FILTER (WHERE h.screening_id = $3 AND h.expires_at > $2), 0)
-                   FROM hold h
-                  WHERE h.client_id = $1 AND h.status = ''live'''
-           INTO live_holds, held_seats
-          USING p_client_id, p_now, p_screening_id;
+        -- By the client's index (hold_live_client), the one index that answers
+        -- `ended_at IS NULL` (see above).
+        SELECT count(*) FILTER (WHERE h.expires_at > p_now),
+               coalesce(sum(cardinality(h.seat_ids))
+                        FILTER (WHERE h.screening_id = p_screening_id AND h.expires_at > p_now),
+                        0)
+          INTO live_holds, held_seats
+          FROM hold h
+         WHERE h.client_id = p_client_id AND h.ended_at IS NULL;
         IF p_kind = 'hold' AND live_holds >= p_max_live_holds THEN
             outcome := 'too many holds';
             RETURN;
