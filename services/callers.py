@@ -15,13 +15,15 @@ import ipaddress
 from typing import Any
 
 import msgspec
-from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.middleware import DefineMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from schemas.staff import StaffMember
 from services.settings import Settings
 from services.staff.auth import staff_of
+
+_REQUESTER = "usher.requester"  # where a request keeps its Requester (the scope's state)
 
 
 class Requester(msgspec.Struct, frozen=True):
@@ -57,16 +59,24 @@ def address_of(host: str | None) -> str:
     return f"ip:{address}"
 
 
-def address(request: Request[Any, Any, Any]) -> str:
+def address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The caller's address, as `address_of` writes it."""
-    return address_of(request.client.host if request.client else None)
+    return address_of(connection.client.host if connection.client else None)
 
 
-async def requester(request: Request[Any, Any, Any]) -> Requester:
+async def requester(connection: ASGIConnection[Any, Any, Any, Any]) -> Requester:
     """The caller of a public route: a staff member if it sends a valid staff token (an invalid
-    one is refused, 401), else its address."""
-    where = address(request)
-    staff = await staff_of(request)
-    if staff is not None:
-        return Requester(key=f"staff:{staff.id}", address=where, staff=staff)
-    return Requester(key=where, address=where)
+    one is refused, 401), else its address. Worked out once a request: a rate-limit guard
+    (services/rate_limits.py) asks before the handler does."""
+    known: Requester | None = connection.state.get(_REQUESTER)
+    if known is not None:
+        return known
+    where = address(connection)
+    staff = await staff_of(connection)
+    caller = (
+        Requester(key=where, address=where)
+        if staff is None
+        else Requester(key=f"staff:{staff.id}", address=where, staff=staff)
+    )
+    connection.state[_REQUESTER] = caller
+    return caller

@@ -23,10 +23,12 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
-from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Guard
 from redis.exceptions import RedisError
 
-from services.callers import Requester
+from services.callers import requester
 from services.errors import TooManyRequests
 from services.redis_client import connect_redis
 from services.settings import Settings
@@ -104,9 +106,16 @@ class RateLimits:
         await self._pool.aclose()
 
 
-async def limit(request: Request[Any, Any, Any], name: str, caller: Requester) -> None:
-    """Count a public request against the per-address limit `name`; staff are exempt (the till
-    sells to a queue from one address, and a staff token is accountable and revocable)."""
-    if caller.staff is None:
-        rate_limits: RateLimits = request.app.state.rate_limits
-        await rate_limits.hit(name, caller.address)
+def rate_limited(name: str) -> Guard:
+    """A route guard counting a public request against the per-address limit `name`; staff are
+    exempt (the till sells to a queue from one address, and a staff token is accountable and
+    revocable). Guards run before a handler's dependencies: a refused request never takes a
+    database connection, and one let through does not hold a connection while Redis answers."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        caller = await requester(connection)
+        if caller.staff is None:
+            rate_limits: RateLimits = connection.app.state.rate_limits
+            await rate_limits.hit(name, caller.address)
+
+    return guard

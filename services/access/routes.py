@@ -35,7 +35,7 @@ from services.callers import requester
 from services.clock import now as _now
 from services.headers import BookingSecret, HoldToken, ReservationSecret, idempotency_key
 from services.openapi import problems
-from services.rate_limits import limit
+from services.rate_limits import rate_limited
 from services.staff.auth import PUBLIC, StaffRequest, manager_only, staff_only
 from services.state import AppSettings, Db
 
@@ -92,6 +92,7 @@ async def screening_devices(
     ),
     status_code=HTTP_201_CREATED,
     responses=problems(401, 403, 404, 409, 410, 422, 429),
+    guards=[rate_limited("device_reservations")],
     **PATRON,
 )
 async def reserve_device(
@@ -104,8 +105,7 @@ async def reserve_device(
     booking_secret: BookingSecret = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[DeviceReservation]:
-    caller = await requester(request)
-    await limit(request, "device_reservations", caller)
+    caller = await requester(request)  # as the rate-limit guard found it
     proof = service.TieProof(
         hold_token=hold_token, booking_secret=booking_secret, staff=caller.staff
     )

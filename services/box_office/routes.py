@@ -34,7 +34,7 @@ from services.callers import requester
 from services.clock import now as _now
 from services.headers import BookingSecret, HoldToken, idempotency_key
 from services.openapi import problems
-from services.rate_limits import limit
+from services.rate_limits import rate_limited
 from services.settings import BoxOfficeSettings, Settings
 from services.staff.auth import PUBLIC, StaffRequest, staff_of, staff_only
 from services.state import Db
@@ -130,6 +130,7 @@ async def seat_map(
     ),
     status_code=HTTP_201_CREATED,
     responses=problems(401, 404, 409, 422, 429),
+    guards=[rate_limited("holds")],
     **PATRON,
 )
 async def make_hold(
@@ -139,8 +140,7 @@ async def make_hold(
     data: JSONBody[HoldIn],
     idempotency_key: HoldIdempotencyKey = None,
 ) -> Response[Hold]:
-    caller = await requester(request)
-    await limit(request, "holds", caller)
+    caller = await requester(request)  # as the rate-limit guard found it
     settings: Settings = request.app.state.settings
     hold, replayed = await service.request_hold(
         conn,

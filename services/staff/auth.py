@@ -90,7 +90,7 @@ def issue_token(auth: JWTAuth[StaffMember, Token], member: StaffMember) -> tuple
     return token, datetime.now(UTC) + lifetime
 
 
-async def staff_of(request: Request[Any, Any, Any]) -> StaffMember | None:
+async def staff_of(request: ASGIConnection[Any, Any, Any, Any]) -> StaffMember | None:
     """The staff member of an `Authorization: Bearer` token on a public route, if one is sent:
     checked exactly as the authentication middleware checks it elsewhere."""
     header = request.headers.get("authorization")

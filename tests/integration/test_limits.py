@@ -24,7 +24,7 @@ from services.demo import DEMO_MANAGER, DEMO_STAFF
 from services.settings import Settings, get_settings
 from tests.conftest import local_client
 from tests.integration.box_office.helpers import screening_in
-from tests.integration.events.conftest import Processes, free_port
+from tests.integration.events.conftest import Processes, free_port, wait_until
 from tests.integration.racing import at_once, caller, clients
 
 Client = AsyncTestClient[Litestar]
@@ -50,7 +50,9 @@ async def api(settings: Settings) -> AsyncIterator[Client]:
         yield client
 
 
-async def hold(client: Client, screening: UUID, headers: dict[str, str]) -> httpx.Response:
+async def hold(
+    client: httpx.AsyncClient, screening: UUID, headers: dict[str, str]
+) -> httpx.Response:
     return await client.post(
         f"/v1/screenings/{screening}/holds", json={"count": 1}, headers=headers
     )
@@ -146,6 +148,72 @@ async def test_device_reservations_are_rate_limited_per_address(demo: asyncpg.Po
         assert_too_many(await limited_api.post(route, json=body, headers=caller("hoarder")))
     async with demo.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM device_reservation") == 2
+
+
+async def test_a_request_past_its_limit_waits_for_no_database_connection(
+    demo: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """The rate limits are route guards, counted before a handler's dependencies: with every
+    database connection of a real `usher serve` taken (here by two holds waiting on a lock; in
+    life a flood or a slow database), a hold or a device reservation past its limit is still
+    answered 429 at once, never queued for a connection; so a request let through does not
+    hold its connection while Redis answers either."""
+    screening = await screening_in(demo, "cinema-2")
+    device_route = f"/v1/screenings/{screening}/device-reservations"
+    device = {"kind": "assistive_listening", "patron_name": "Ana Pop"}
+    processes = Processes(tmp_path)
+    port = free_port()
+    try:
+        processes.start(
+            limited(),
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            USHER_RATE_HOLDS="1/minute",
+            USHER_RATE_DEVICE_RESERVATIONS="1/minute",
+            USHER_DB_POOL_MIN="1",
+            USHER_DB_POOL_MAX="2",
+        )
+        url = f"http://127.0.0.1:{port}"
+        await _wait_until_up(url, processes)
+        async with clients(url, 5) as (flood, device_flood, first, second, _):
+            assert (await hold(flood, screening, caller("flood"))).status_code == 201
+            made = await device_flood.post(device_route, json=device, headers=caller("flood"))
+            assert made.status_code == 201, made.text
+            async with demo.acquire() as locker, locker.transaction():
+                await locker.execute("LOCK TABLE hold IN SHARE MODE")  # new holds wait for it
+                waiting = [
+                    asyncio.ensure_future(hold(c, screening, caller(f"queue-{n}")))
+                    for n, c in enumerate((first, second))
+                ]
+
+                async def both_connections_taken() -> bool:  # PostgreSQL sends no signal
+                    assert not any(w.done() for w in waiting), [w.result().text for w in waiting]
+                    lock_waits: int = await demo.fetchval(  # not the locker's: its view is fixed
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND application_name = 'usher' AND wait_event_type = 'Lock'"
+                    )
+                    return lock_waits == len(waiting)
+
+                await wait_until(both_connections_taken, every=0.01)
+                asked = [
+                    asyncio.ensure_future(hold(flood, screening, caller("flood"))),
+                    asyncio.ensure_future(
+                        device_flood.post(device_route, json=device, headers=caller("flood"))
+                    ),
+                ]
+                # the bound only ends a failing run: there the requests wait for a
+                # connection until the lock goes
+                answered, _ = await asyncio.wait(asked, timeout=20)
+            held, reserved = [await request for request in asked]
+            assert [(await w).status_code for w in waiting] == [201, 201]
+    finally:
+        processes.close()
+    assert answered == set(asked), "a request past its limit waited for a connection"
+    assert_too_many(held)
+    assert_too_many(reserved)
 
 
 async def sign_in(client: Client, email: str, password: str, who: str) -> httpx.Response:
