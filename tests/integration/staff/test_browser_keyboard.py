@@ -148,7 +148,7 @@ async def test_the_keyboard_walk_and_where_the_focus_lands_after_each_action(
     await page.keyboard.press("Enter")
     await _tab_to(page, '#selection-actions button[data-focus-key="block"]')
     await page.keyboard.press("Enter")
-    await page.wait_for_selector(_seat("A2", "blocked"), timeout=3000)
+    await page.wait_for_selector(_seat("A2", "blocked"))
     assert await _focused(page) == "seat A2"
     assert await page.inner_text("#action-message") == "Blocked A2."
 
@@ -156,7 +156,7 @@ async def test_the_keyboard_walk_and_where_the_focus_lands_after_each_action(
     await page.keyboard.press("Space")
     await _tab_to(page, '#selection-actions button[data-focus-key="unblock"]')
     await page.keyboard.press("Enter")
-    await page.wait_for_selector(_seat("A2", "available"), timeout=3000)
+    await page.wait_for_selector(_seat("A2", "available"))
     assert await _focused(page) == "seat A2"
 
     # Clear selection: the button goes, the focus comes back to the seat.
@@ -177,7 +177,7 @@ async def test_the_keyboard_walk_and_where_the_focus_lands_after_each_action(
         page, f'#selection-actions button[data-focus-key="release-selected-{patron["id"]}"]'
     )
     await page.keyboard.press("Enter")
-    await page.wait_for_selector(_seat("C1", "available"), timeout=3000)
+    await page.wait_for_selector(_seat("C1", "available"))
     assert await _focused(page) == "seat C1"
 
     # Release D1 from the live holds: the focus moves to the next hold's Release button.
@@ -193,9 +193,9 @@ async def test_the_keyboard_walk_and_where_the_focus_lands_after_each_action(
             f"/v1/holds/{second['id']}", headers={"X-Hold-Token": second["token"]}
         )
     assert gone.status_code in (200, 204), gone.text
-    await page.wait_for_selector("#holds-empty:not([hidden])", timeout=3000)
+    await page.wait_for_selector("#holds-empty:not([hidden])")
     assert await _focused(page) == "holds-title"
-    await page.wait_for_selector("#announcer:has-text('1 hold released: E1.')", timeout=3000)
+    await page.wait_for_selector("#announcer:has-text('1 hold released: E1.')")
     await assert_accessible(page, "every hold released")
 
     # Cancel D4's booking by keyboard: the dialog takes the focus, Escape gives it back to the
@@ -216,7 +216,7 @@ async def test_the_keyboard_walk_and_where_the_focus_lands_after_each_action(
     await page.keyboard.press("Enter")
     await _tab_to(page, "#cancel-confirm")
     await page.keyboard.press("Enter")
-    await page.wait_for_selector(_seat("D4", "available"), timeout=3000)
+    await page.wait_for_selector(_seat("D4", "available"))
     assert await _focused(page) == "seat D4"
     assert await page.inner_text("#action-message") == f"Booking {reference} cancelled."
 
@@ -246,7 +246,7 @@ async def test_a_burst_of_holds_is_announced_once_and_expiry_is_announced(
             _hold(http, small, ["F5"]),
             _hold(http, small, ["F6"]),
         )
-    await page.wait_for_function("() => window.said.length > 0", timeout=5000)
+    await page.wait_for_function("() => window.said.length > 0")
     said = await page.evaluate("window.said")
     # All three in the first thing said: one summary for the burst, not one per event.
     assert len(said) == 1, said
@@ -274,12 +274,10 @@ async def test_a_burst_of_holds_is_announced_once_and_expiry_is_announced(
     async with httpx.AsyncClient(base_url=live.url) as http:
         await _hold(http, small, ["A9"])  # an event: the page reads the board again
     await page.wait_for_function(
-        "() => window.said.some((s) => s.includes('1 hold expiring soon: F5.'))", timeout=5000
+        "() => window.said.some((s) => s.includes('1 hold expiring soon: F5.'))"
     )
-    await page.wait_for_function(
-        "() => window.said.some((s) => s.includes('1 hold expired: F5.'))", timeout=10000
-    )
-    await page.wait_for_selector(_seat("F5", "available"), timeout=3000)
+    await page.wait_for_function("() => window.said.some((s) => s.includes('1 hold expired: F5.'))")
+    await page.wait_for_selector(_seat("F5", "available"))
 
 
 # Lets a test cut the page's live feed (as a network outage would) and restore it: the page's
@@ -322,13 +320,11 @@ async def test_the_feeds_connection_is_announced_when_it_changes(page, live: Liv
     await page.wait_for_function(
         "() => document.getElementById('announcer').textContent"
         " === 'Live updates lost, reconnecting.'",
-        timeout=5000,
     )
     await page.evaluate("() => window.restoreFeed()")
-    await page.wait_for_selector("#feed-status[data-state='live']", timeout=10000)
+    await page.wait_for_selector("#feed-status[data-state='live']")
     await page.wait_for_function(
         "() => document.getElementById('announcer').textContent === 'Live updates on.'",
-        timeout=5000,
     )
     # Each change said once, however many times the page tried to reconnect in between.
     said = await page.evaluate("() => window.said")
