@@ -6,13 +6,15 @@ RateLimitMiddleware was not used: it reads and then writes a window under a lock
 process (two processes can both let the last request through), keeps one counter across every
 route, cannot count by account, and sends no Retry-After.
 
-When Redis cannot be reached (or answers slower than half a second) a limit lets the request
-through and logs it: the box office keeps selling without Redis, and the caps that guard seats
-and devices are kept in PostgreSQL, not here (docs/security.md).
+When Redis cannot be reached (or has not answered a hit within half a second, connecting
+included) a limit lets the request through and logs it: the box office keeps selling without
+Redis, and the caps that guard seats and devices are kept in PostgreSQL, not here
+(docs/security.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -34,7 +36,7 @@ from services.redis_client import connect_redis
 from services.settings import Settings
 
 log = logging.getLogger("usher.rate_limits")
-TIMEOUT_SECONDS = 0.5  # a Redis slower than this lets the request through
+TIMEOUT_SECONDS = 0.5  # a hit that Redis has not answered by then lets the request through
 _WHAT = {
     "holds": "holds",
     "device_reservations": "device reservations",
@@ -62,9 +64,11 @@ class RateLimits:
             "sign_in_per_account": parse(rates.sign_in_per_account),
         }
         # the pool of Usher's own client: straight to the URL, or through Sentinel
+        # No socket timeout of redis-py's: it wraps every send in `wait_for` (a task a command)
+        # and every read in a timer; one timer bounds a whole hit instead (`hit`).
         self._pool = connect_redis(
             settings.redis,
-            socket_timeout=TIMEOUT_SECONDS,
+            socket_timeout=None,
             socket_connect_timeout=TIMEOUT_SECONDS,
         ).connection_pool
         storage = RedisStorage(
@@ -83,9 +87,10 @@ class RateLimits:
         item = self.items[name]
         key = hashlib.sha256(key.encode()).hexdigest()[:32]  # no address or e-mail in Redis
         try:
-            if await self._limiter.hit(item, name, key):
-                return
-            stats = await self._limiter.get_window_stats(item, name, key)
+            async with asyncio.timeout(TIMEOUT_SECONDS):  # connecting, sending, reading: in all
+                if await self._limiter.hit(item, name, key):
+                    return
+                stats = await self._limiter.get_window_stats(item, name, key)
         except (StorageError, RedisError, OSError, TimeoutError) as exc:
             self._log_outage(exc)
             return

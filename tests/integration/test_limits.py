@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,15 +18,18 @@ from uuid import UUID
 import asyncpg
 import httpx
 import msgspec
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from services.app import create_app
 from services.demo import DEMO_MANAGER, DEMO_STAFF
+from services.errors import TooManyRequests
+from services.rate_limits import TIMEOUT_SECONDS, RateLimits
 from services.settings import Settings, get_settings
 from tests.conftest import local_client
 from tests.integration.box_office.helpers import screening_in
-from tests.integration.events.conftest import Processes, free_port, wait_until
+from tests.integration.events.conftest import PrivateRedis, Processes, free_port, wait_until
 from tests.integration.racing import at_once, caller, clients
 
 Client = AsyncTestClient[Litestar]
@@ -214,6 +219,39 @@ async def test_a_request_past_its_limit_waits_for_no_database_connection(
     assert answered == set(asked), "a request past its limit waited for a connection"
     assert_too_many(held)
     assert_too_many(reserved)
+
+
+async def test_a_redis_that_stops_answering_lets_the_request_through(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Fail open on a hung Redis too, not only on one that refuses connections: a private
+    redis-server stopped with SIGSTOP (it still accepts connections, and answers nothing).
+    A hit past the limit gives up after half a second, lets the request through and warns."""
+    server = PrivateRedis()
+    server.start()
+    settings = limited(holds="1/minute")
+    settings = msgspec.structs.replace(
+        settings, redis=msgspec.structs.replace(settings.redis, url=server.url)
+    )
+    rate_limits = RateLimits(settings)
+    try:
+        await rate_limits.hit("holds", "ip:10.9.9.9")
+        with pytest.raises(TooManyRequests):  # the limit is live while Redis answers
+            await rate_limits.hit("holds", "ip:10.9.9.9")
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            # the bound only ends a failing run: without its timeout a hit waits for good
+            await asyncio.wait_for(rate_limits.hit("holds", "ip:10.9.9.9"), 20)
+            waited = time.monotonic() - started
+        finally:
+            server.proc.send_signal(signal.SIGCONT)
+    finally:
+        await rate_limits.aclose()
+        server.close()
+    assert waited >= TIMEOUT_SECONDS  # it did wait for Redis, then let the request through
+    assert "rate limits are off" in caplog.text
 
 
 async def sign_in(client: Client, email: str, password: str, who: str) -> httpx.Response:
