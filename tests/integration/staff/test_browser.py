@@ -112,7 +112,8 @@ async def test_a_hold_appears_within_a_second_and_staff_release_it_from_the_page
         assert made.status_code == 201, made.text
         await page.wait_for_selector(_seat("F6", "held"))
         seen_after = time.monotonic() - started
-    # how soon is bench/relay_latency.py's to say, not a timed assertion's
+    # how soon is for bench/relay_latency.py (commit -> stream) and bench/staff_feed.py (stream
+    # -> page) to say, not a timed assertion's
     print(f"the hold showed on the seat map {seen_after * 1000:.0f} ms after the request")
     row = page.locator(f'#holds tr[data-hold="{made.json()["id"]}"]')
     await row.wait_for()
