@@ -92,7 +92,7 @@ async def screening_devices(
     ),
     status_code=HTTP_201_CREATED,
     responses=problems(401, 403, 404, 409, 410, 422, 429),
-    guards=[rate_limited("device_reservations")],
+    before_request=rate_limited("device_reservations"),
     **PATRON,
 )
 async def reserve_device(

@@ -130,7 +130,7 @@ async def seat_map(
     ),
     status_code=HTTP_201_CREATED,
     responses=problems(401, 404, 409, 422, 429),
-    guards=[rate_limited("holds")],
+    before_request=rate_limited("holds"),
     **PATRON,
 )
 async def make_hold(
