@@ -66,6 +66,7 @@ async def request_hold(
     else:
         token = tokens.hold_token_for(secret, client_id, idempotency_key)
         request_hash = tokens.hold_digest(screening_id, data)
+    token_hash = tokens.digest(token)
     for fresh in (False, True):  # the venue's hold time as last read, then read again
         hold_minutes = await store.hold_minutes_of(conn, place.venue_id, fresh=fresh)
         expires_at, latest_expiry = rules.hold_times(now, hold_minutes, settings.max_hold_minutes)
@@ -95,7 +96,7 @@ async def request_hold(
                 expires_at=expires_at,
                 max_live_holds=settings.max_live_holds_per_client,
                 max_held_seats=settings.max_held_seats_per_screening,
-                token_hash=tokens.digest(token),
+                token_hash=token_hash,
                 latest_expiry=latest_expiry,
                 hold_minutes=hold_minutes,
                 event_row=event_row(event),
@@ -124,7 +125,7 @@ async def request_hold(
         id=hold_id,
         screening_id=screening_id,
         venue_id=place.venue_id,
-        token_hash=tokens.digest(token),
+        token_hash=token_hash,
         client_id=client_id,
         status="live",
         seat_ids=claimed.seat_ids,
