@@ -121,8 +121,16 @@ def standard_seats(rows: int, per_row: int) -> list[SeatIn]:
 
 # How many times best available and explicit seats are compared on a hall of each size, in
 # turn: a 300-seat hall fills in a fifth of a second, so one comparison is mostly the machine's
-# noise of the moment; four in turn, added up, are not.
-TURNS = {300: 4, 2000: 1, 5000: 1}
+# noise of the moment; four in turn, added up, are not. On a busy 2-core machine one comparison
+# on 2,000 seats (about 1.5 s each way) fell under 0.8 in 3 of 6 runs of an evening (0.71-0.78,
+# 0.96-1.08 in the others): three turns there now, and two on 5,000 seats.
+TURNS = {300: 4, 2000: 3, 5000: 2}
+# The patrons of each comparison, apart from every other phase's (the per-address caps and
+# rates count by address; `_from` makes 24 bits of one): explicit seats from 2 << 20, under
+# 1 << 19 each (50 clients x 10,000), best available from 12 << 20, under 1 << 18 each.
+EXPLICIT_PATRONS, BEST_PATRONS = 2 << 20, 12 << 20
+assert EXPLICIT_PATRONS + 2 * sum(TURNS.values()) * (1 << 19) <= BEST_PATRONS
+assert BEST_PATRONS + sum(TURNS.values()) * (1 << 18) <= 1 << 24
 # Explicit seats, each client's share used up; the same, then each client's last request
 # refused (as best available's is); best available until the hall is full.
 COMPARED = ("explicit", "explicit-refused", "best")
@@ -587,10 +595,8 @@ async def run(args: argparse.Namespace) -> None:
                 + (f"{last_sale:.2f} s" if last_sale is not None else "-")
                 + f" (goal < 0.5 s); p50 {pretix_t.p(0.5):.1f} ms, p99 {pretix_t.p(0.99):.1f} ms"
             )
-        # Each comparison's patrons apart from the other phases' (the live-holds cap counts by
-        # address): explicit seats from 4 << 20 on (under 1 << 19 each), best available from
-        # 8 << 20 on (under 1 << 18 each).
-        comparison = 0
+        explicit_patrons = itertools.count(EXPLICIT_PATRONS, 1 << 19)
+        best_patrons = itertools.count(BEST_PATRONS, 1 << 18)
         for size, turns in TURNS.items():
             seconds = dict.fromkeys(("explicit", "refused", "best", "best-refused"), 0.0)
             latency = {use: Timings() for use in ("explicit", "refused", "best")}
@@ -608,10 +614,9 @@ async def run(args: argparse.Namespace) -> None:
                         args.clients,
                         2,
                         connections,
-                        (4 << 20) + comparison * (1 << 19),
+                        next(explicit_patrons),
                         refused_last=key == "refused",
                     )
-                    comparison += 1
                     seconds[key] += count / rate  # added up over the turns
                     latency[key].latencies += taken.latencies
                     made_n = count
@@ -622,7 +627,7 @@ async def run(args: argparse.Namespace) -> None:
                     args.clients,
                     2,
                     connections,
-                    (8 << 20) + comparison * (1 << 18),
+                    next(best_patrons),
                 )
                 for http in connections:
                     await http.close()
