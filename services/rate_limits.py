@@ -116,7 +116,9 @@ def rate_limited(name: str) -> BeforeRequestHookHandler:
     accountable and revocable). Litestar runs it before the handler's dependencies: a refused
     request never takes a database connection, and one let through does not hold a connection
     while Redis answers. A hook rather than a guard: Litestar calls each guard with a copy of
-    the route handler, 20 us a request on the 2-core machine of docs/box-office.md's figures."""
+    the route handler, 20 us a request on the 2-core machine of docs/box-office.md's figures.
+    Litestar runs one `before_request` per route, the nearest layer's: a hook set on the app or
+    a router would have to call this one on these routes."""
 
     async def count(request: Request[Any, Any, Any]) -> None:
         caller = await requester(request)
