@@ -152,7 +152,12 @@ async def test_a_code_that_does_not_hold_is_refused_naming_it_and_nothing_is_wri
 ):
     venue = await venue_of(demo, small)
     other_film = await demo.fetchval("SELECT film_id FROM screening WHERE id = $1", big)
-    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    # The venue's yesterday, in its time zone (the demo's is New York's): the machine's date is
+    # a day ahead of it from 19:00 to midnight there, when "yesterday" was still valid.
+    venue_today = await demo.fetchval(
+        "SELECT (now() AT TIME ZONE time_zone)::date FROM venue WHERE id = $1", venue
+    )
+    yesterday = (venue_today - timedelta(days=1)).isoformat()
     await add_code(client, venue, staff, code="OTHERFILM", film_id=str(other_film))
     await add_code(client, venue, staff, code="OLDCODE", valid_until=yesterday)
     gone = await add_code(client, venue, staff, code="GONE")
