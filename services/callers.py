@@ -66,7 +66,7 @@ def address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
 
 async def requester(connection: ASGIConnection[Any, Any, Any, Any]) -> Requester:
     """The caller of a public route: a staff member if it sends a valid staff token (an invalid
-    one is refused, 401), else its address. Worked out once a request: a rate-limit guard
+    one is refused, 401), else its address. Worked out once a request: a rate-limit hook
     (services/rate_limits.py) asks before the handler does."""
     known: Requester | None = connection.state.get(_REQUESTER)
     if known is not None:

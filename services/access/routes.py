@@ -105,7 +105,7 @@ async def reserve_device(
     booking_secret: BookingSecret = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[DeviceReservation]:
-    caller = await requester(request)  # as the rate-limit guard found it
+    caller = await requester(request)  # as the rate-limit hook found it
     proof = service.TieProof(
         hold_token=hold_token, booking_secret=booking_secret, staff=caller.staff
     )

@@ -140,7 +140,7 @@ async def make_hold(
     data: JSONBody[HoldIn],
     idempotency_key: HoldIdempotencyKey = None,
 ) -> Response[Hold]:
-    caller = await requester(request)  # as the rate-limit guard found it
+    caller = await requester(request)  # as the rate-limit hook found it
     settings: Settings = request.app.state.settings
     hold, replayed = await service.request_hold(
         conn,

@@ -158,7 +158,7 @@ async def test_device_reservations_are_rate_limited_per_address(demo: asyncpg.Po
 async def test_a_request_past_its_limit_waits_for_no_database_connection(
     demo: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    """The rate limits are route guards, counted before a handler's dependencies: with every
+    """The rate limits are counted by route hooks, before a handler's dependencies: with every
     database connection of a real `usher serve` taken (here by two holds waiting on a lock; in
     life a flood or a slow database), a hold or a device reservation past its limit is still
     answered 429 at once, never queued for a connection; so a request let through does not
